@@ -1,0 +1,1 @@
+"""Stepladder: per-step human approval and progressive automation for Temporal workflows."""

@@ -1,0 +1,212 @@
+"""The `stepladder` console script: dev (everything embedded), web, worker and migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+
+from app.devstack import DevStackError, EmbeddedPostgres, EmbeddedTemporal, wait_for_port
+from app.settings import Settings, SettingsError
+
+log = logging.getLogger("stepladder")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL did not accept a connection at the configured URL."""
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+async def check_database(url: str) -> None:
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(dsn=url, timeout=5)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"cannot connect to PostgreSQL at {_mask(url)}: {reason}"
+        ) from None
+    await connection.close()
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+
+
+def cmd_migrate(settings: Settings) -> None:
+    from app.db.engine import migrate
+
+    settings.require_services()
+    asyncio.run(check_database(settings.database_url))
+    asyncio.run(migrate(settings.database_url))
+    log.info("database is up to date")
+
+
+def cmd_worker(settings: Settings) -> None:
+    settings.require_services()
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from app.db.engine import bind_tables
+    from app.temporal.client import connect
+    from app.temporal.worker import build_worker
+
+    await check_database(settings.database_url)
+    engine = bind_tables(settings.database_url)
+    await engine.start_connection_pool(min_size=1, max_size=10)
+    client = await connect(settings)
+    worker = build_worker(client, settings.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping")
+    await engine.close_connection_pool()
+
+
+def cmd_web(settings: Settings) -> None:
+    import uvicorn
+
+    from app.domain.definitions import load_definitions
+    from app.temporal.actions import ACTION_NAMES
+    from app.temporal.client import connect
+
+    settings.require_services()
+    load_definitions(settings.definitions_dir, ACTION_NAMES)  # a bad file stops here, in one line
+    asyncio.run(check_database(settings.database_url))
+    asyncio.run(connect(settings))
+    uvicorn.run(
+        "app.web.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def cmd_dev(settings: Settings) -> None:
+    """Start what is not configured (PostgreSQL, Temporal), migrate, then run worker and web."""
+    from app.domain.definitions import load_definitions
+    from app.temporal.actions import ACTION_NAMES
+
+    definitions = load_definitions(settings.definitions_dir, ACTION_NAMES)
+    log.info("loaded %d workflow definition(s): %s", len(definitions), ", ".join(definitions))
+    postgres: EmbeddedPostgres | None = None
+    temporal: EmbeddedTemporal | None = None
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        if not settings.database_url:
+            postgres = EmbeddedPostgres(
+                settings.data_dir / "postgres", settings.embedded_postgres_port
+            )
+            postgres.start()
+            settings = replace(settings, database_url=postgres.url)
+            log.info("embedded PostgreSQL at %s", postgres.url)
+        if not settings.temporal_address:
+            temporal = EmbeddedTemporal(
+                db_file=settings.data_dir / "temporal.sqlite",
+                port=settings.embedded_temporal_port,
+                ui_port=settings.embedded_temporal_port + 1000,
+            )
+            temporal.start()
+            settings = replace(settings, temporal_address=temporal.address)
+            log.info("embedded Temporal dev server at %s", temporal.address)
+        cmd_migrate(settings)
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "TEMPORAL_ADDRESS": settings.temporal_address,
+        }
+        for command in ("worker", "web"):
+            children[command] = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", command], env=env, start_new_session=True
+            )
+        wait_for_port(settings.host, settings.port, 60, "web server")
+        print(f"\n  Stepladder is running at http://{settings.host}:{settings.port}/", flush=True)
+        if temporal is not None:
+            print(f"  Temporal UI at http://127.0.0.1:{temporal.ui_port}/", flush=True)
+        print("  Press Ctrl-C to stop.\n", flush=True)
+        _wait_for_children(children)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if temporal is not None:
+            temporal.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+def _wait_for_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    while True:
+        for name, child in children.items():
+            try:
+                code = child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+            raise DevStackError(f"the {name} process exited with code {code}; see its log above")
+
+
+COMMANDS: dict[str, Callable[[Settings], None]] = {
+    "dev": cmd_dev,
+    "web": cmd_web,
+    "worker": cmd_worker,
+    "migrate": cmd_migrate,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stepladder", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS), help="what to run")
+    args = parser.parse_args(argv)
+    from app.domain.definitions import DefinitionError
+    from app.temporal.client import TemporalUnavailable
+
+    try:
+        settings = Settings.from_env()
+        _configure_logging(settings)
+        COMMANDS[args.command](settings)
+    except (
+        SettingsError,
+        DevStackError,
+        DatabaseUnavailable,
+        TemporalUnavailable,
+        DefinitionError,
+    ) as exc:
+        print(f"stepladder {args.command}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

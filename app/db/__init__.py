@@ -1,0 +1,1 @@
+"""PostgreSQL through Piccolo: tables, the engine binding and migrations."""

@@ -1,0 +1,77 @@
+"""Piccolo tables: Stepladder's own records and the demo business tables."""
+
+from __future__ import annotations
+
+from piccolo.columns import JSONB, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class Execution(Table, tablename="executions"):
+    """One run of a workflow definition; mirrors the Temporal workflow of the same id."""
+
+    execution_id = Varchar(length=100, unique=True, index=True)
+    workflow_id = Varchar(length=100, index=True)
+    workflow_name = Varchar(length=200)
+    definition_hash = Varchar(length=64)
+    status = Varchar(length=32, default="running", index=True)
+    input = JSONB(default={})
+    started_by = Varchar(length=200)
+    started_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+    outcome = Text(default="")
+
+
+class StepRun(Table, tablename="step_runs"):
+    """The recorded outcome of one step in one execution; `run_key` makes recording idempotent."""
+
+    run_key = Varchar(length=250, unique=True)
+    execution_id = Varchar(length=100, index=True)
+    workflow_id = Varchar(length=100, index=True)
+    step_id = Varchar(length=100, index=True)
+    mode = Varchar(length=32)
+    status = Varchar(length=32)
+    started_at = Timestamptz(null=True, default=None)
+    ended_at = Timestamptz(null=True, default=None)
+    duration_ms = Integer(null=True, default=None)
+    summary = Text(default="")
+    error = Text(default="")
+
+
+class DemoContact(Table, tablename="demo_contacts"):
+    """CRM contacts of the customer_onboarding demo."""
+
+    email = Varchar(length=320, unique=True)
+    name = Varchar(length=200)
+    tier = Varchar(length=32)
+    credit_limit = Integer(default=0)
+    created_by_execution = Varchar(length=100, default="")
+    created_at = Timestamptz()
+
+
+class DemoBillingAccount(Table, tablename="demo_billing_accounts"):
+    """Billing accounts of the customer_onboarding demo, one per execution at most."""
+
+    run_key = Varchar(length=250, unique=True)
+    contact_email = Varchar(length=320, index=True)
+    tier = Varchar(length=32)
+    credit_limit = Integer(default=0)
+    created_at = Timestamptz()
+
+
+class DemoOutboxMessage(Table, tablename="demo_outbox"):
+    """Emails the demo would send; a real system would deliver them from here."""
+
+    run_key = Varchar(length=250, unique=True)
+    to_address = Varchar(length=320)
+    subject = Varchar(length=300)
+    body = Text()
+    created_at = Timestamptz()
+
+
+TABLES: tuple[type[Table], ...] = (
+    Execution,
+    StepRun,
+    DemoContact,
+    DemoBillingAccount,
+    DemoOutboxMessage,
+)

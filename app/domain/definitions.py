@@ -1,0 +1,270 @@
+"""Workflow definitions: the declarative YAML format, its validation, and its version hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.templating import TemplateProblem, referenced_paths
+
+FIELD_TYPES = ("string", "email", "choice", "integer", "boolean")
+TEMPLATE_ROOTS = ("input", "steps", "execution")
+
+
+class DefinitionError(ValueError):
+    """A definition file that cannot be used; the message names file, step and problem."""
+
+
+@dataclass(frozen=True)
+class InputField:
+    name: str
+    type: str = "string"
+    label: str = ""
+    required: bool = True
+    default: Any = None
+    choices: list[str] = field(default_factory=list)
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    label: str
+    condition: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicySpec:
+    maximum_attempts: int = 3
+    initial_interval_seconds: float = 1.0
+    backoff_coefficient: float = 2.0
+
+
+@dataclass(frozen=True)
+class StepDefinition:
+    id: str
+    name: str
+    action: str
+    impact: str
+    mode: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    condition: str = ""
+    confirmations: list[Confirmation] = field(default_factory=list)
+    typed_confirmation: str = ""
+    approval_timeout_seconds: int = 1800
+    retry: RetryPolicySpec = field(default_factory=RetryPolicySpec)
+    timeout_seconds: int = 60
+    approvers_group: str = ""
+    required_approvals: int = 1
+    environment: str = "production"
+    continue_on_failure: bool = False
+
+    @property
+    def default_mode(self) -> DeploymentMode:
+        return DeploymentMode(self.mode) if self.mode else DEFAULT_MODE[ImpactLevel(self.impact)]
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    id: str
+    name: str
+    description: str
+    inputs: list[InputField]
+    steps: list[StepDefinition]
+    version_hash: str = ""
+
+    def step(self, step_id: str) -> StepDefinition:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+
+_STEP_KEYS = {f for f in StepDefinition.__dataclass_fields__}
+_FIELD_KEYS = {f for f in InputField.__dataclass_fields__}
+_TOP_KEYS = {"id", "name", "description", "inputs", "steps"}
+
+
+def parse_definition(raw: Any, source: str, actions: Collection[str]) -> WorkflowDefinition:
+    """Build and validate a definition from parsed YAML; `actions` are the registered names."""
+    where = source
+
+    def fail(problem: str, step: str = "") -> DefinitionError:
+        place = f"{where}, step {step!r}" if step else where
+        return DefinitionError(f"{place}: {problem}")
+
+    if not isinstance(raw, dict):
+        raise fail("the file must hold a mapping with id, name, inputs and steps")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise fail(f"unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("id", "name", "steps"):
+        if not raw.get(key):
+            raise fail(f"missing {key!r}")
+
+    inputs: list[InputField] = []
+    for item in raw.get("inputs") or []:
+        if not isinstance(item, dict) or "name" not in item:
+            raise fail("every input needs a name")
+        extra = set(item) - _FIELD_KEYS
+        if extra:
+            raise fail(f"input {item['name']!r} has unknown key(s) {', '.join(sorted(extra))}")
+        spec = InputField(**{**item, "label": item.get("label") or item["name"]})
+        if spec.type not in FIELD_TYPES:
+            raise fail(f"input {spec.name!r} has unknown type {spec.type!r}")
+        if spec.type == "choice" and not spec.choices:
+            raise fail(f"input {spec.name!r} is a choice without choices")
+        inputs.append(spec)
+    input_names = {f.name for f in inputs}
+
+    steps: list[StepDefinition] = []
+    for item in raw["steps"]:
+        if not isinstance(item, dict) or not item.get("id"):
+            raise fail("every step needs an id")
+        step_id = str(item["id"])
+        extra = set(item) - _STEP_KEYS
+        if extra:
+            raise fail(f"unknown key(s) {', '.join(sorted(extra))}", step_id)
+        for key in ("name", "action", "impact"):
+            if not item.get(key):
+                raise fail(f"missing {key!r}", step_id)
+        if item["action"] not in actions:
+            raise fail(f"unknown action {item['action']!r}", step_id)
+        if item["impact"] not in ImpactLevel.__members__.values():
+            raise fail(f"unknown impact {item['impact']!r}", step_id)
+        if any(s.id == step_id for s in steps):
+            raise fail("duplicate step id", step_id)
+        confirmations = [
+            Confirmation(**c) if isinstance(c, dict) else Confirmation(label=str(c))
+            for c in item.get("confirmations") or []
+        ]
+        retry = RetryPolicySpec(**(item.get("retry") or {}))
+        step = StepDefinition(
+            **{**item, "id": step_id, "confirmations": confirmations, "retry": retry}
+        )
+        if step.mode:
+            if step.mode not in DeploymentMode.__members__.values():
+                raise fail(f"unknown mode {step.mode!r}", step_id)
+            if step.default_mode not in PROMOTION_PATH[ImpactLevel(step.impact)]:
+                raise fail(f"mode {step.mode!r} is not on the {step.impact} path", step_id)
+        earlier = {s.id for s in steps}
+        templates: list[tuple[Any, bool]] = [(step.params, False), (step.condition, True)]
+        templates += [(c.condition, True) for c in confirmations if c.condition]
+        for value, is_expression in templates:
+            _check_references(value, is_expression, input_names, earlier, fail, step_id)
+        steps.append(step)
+
+    definition = WorkflowDefinition(
+        id=str(raw["id"]),
+        name=str(raw["name"]),
+        description=str(raw.get("description", "")),
+        inputs=inputs,
+        steps=steps,
+    )
+    return WorkflowDefinition(**{**definition.__dict__, "version_hash": version_hash(definition)})
+
+
+def _check_references(
+    value: Any,
+    is_expression: bool,
+    input_names: set[str],
+    earlier_steps: set[str],
+    fail: Any,
+    step_id: str,
+) -> None:
+    if value in ("", None):
+        return
+    try:
+        paths = list(referenced_paths(value, is_expression=is_expression))
+    except TemplateProblem as exc:
+        raise fail(f"bad template {exc}", step_id) from None
+    for path in paths:
+        root = path[0]
+        if root not in TEMPLATE_ROOTS:
+            raise fail(f"template variable {'.'.join(path)!r} is unknown", step_id)
+        if root == "input" and (len(path) < 2 or path[1] not in input_names):
+            raise fail(f"template variable {'.'.join(path)!r} is not an input field", step_id)
+        if root == "steps" and (len(path) < 2 or path[1] not in earlier_steps):
+            raise fail(f"template variable {'.'.join(path)!r} is not an earlier step", step_id)
+
+
+def version_hash(definition: WorkflowDefinition) -> str:
+    content = asdict(definition)
+    content.pop("version_hash", None)
+    canonical = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_definitions(folder: Path, actions: Collection[str]) -> dict[str, WorkflowDefinition]:
+    """Every *.yaml / *.yml file in `folder`, validated; any bad file stops the load."""
+    found: dict[str, WorkflowDefinition] = {}
+    files: Iterable[Path] = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    for path in files:
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise DefinitionError(f"{path.name}: not valid YAML ({exc})") from None
+        definition = parse_definition(raw, path.name, actions)
+        if definition.id in found:
+            raise DefinitionError(f"{path.name}: workflow id {definition.id!r} is used twice")
+        found[definition.id] = definition
+    return found
+
+
+def validate_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dict[str, str]:
+    """Field name → what is wrong with it; empty when the input can start an execution."""
+    errors: dict[str, str] = {}
+    for spec in definition.inputs:
+        value = data.get(spec.name)
+        if value in (None, "") and spec.default is not None:
+            continue
+        if value in (None, ""):
+            if spec.required:
+                errors[spec.name] = f"{spec.label} is required"
+            continue
+        if spec.type == "email" and not _looks_like_email(str(value)):
+            errors[spec.name] = f"{spec.label} must be an email address like name@example.com"
+        elif spec.type == "choice" and value not in spec.choices:
+            errors[spec.name] = f"{spec.label} must be one of {', '.join(spec.choices)}"
+        elif spec.type == "integer" and not _is_integer(value):
+            errors[spec.name] = f"{spec.label} must be a whole number"
+    unknown = set(data) - {spec.name for spec in definition.inputs}
+    for name in sorted(unknown):
+        errors[name] = f"{name!r} is not an input of {definition.id}"
+    return errors
+
+
+def normalise_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply defaults and types to input that `validate_input` accepted."""
+    result: dict[str, Any] = {}
+    for spec in definition.inputs:
+        value = data.get(spec.name)
+        if value in (None, ""):
+            value = spec.default
+        elif spec.type == "integer":
+            value = int(value)
+        elif spec.type == "boolean" and isinstance(value, str):
+            value = value.lower() in ("1", "true", "on", "yes")
+        elif isinstance(value, str):
+            value = value.strip()
+        result[spec.name] = value
+    return result
+
+
+def _looks_like_email(value: str) -> bool:
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and " " not in value and not domain.startswith(".")
+
+
+def _is_integer(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,125 @@
+"""Typed settings, read from the environment when the app (or a command) is built."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    """PostgreSQL URL (DATABASE_URL); empty means the embedded PostgreSQL of `stepladder dev`."""
+    temporal_address: str
+    """host:port of the Temporal frontend (TEMPORAL_ADDRESS); empty means the embedded dev server."""
+    temporal_namespace: str = "default"
+    """Temporal namespace (TEMPORAL_NAMESPACE)."""
+    task_queue: str = "stepladder"
+    """Task queue shared by the web starter and the worker (TEMPORAL_TASK_QUEUE)."""
+    host: str = "127.0.0.1"
+    """Address the web server binds (HOST)."""
+    port: int = 8000
+    """Port the web server binds (PORT)."""
+    path_prefix: str = ""
+    """URL prefix when served behind a reverse proxy under a sub-path (PATH_PREFIX, e.g. /stepladder)."""
+    secret_key: str = "stepladder-dev-secret-change-me-0123456789"
+    """Signs session cookies and CSRF tokens (SECRET_KEY); must be set outside development."""
+    auth_mode: str = "dev"
+    """`dev` (sign in as a demo user from a menu) or `proxy` (trusted reverse-proxy headers)."""
+    auth_user_header: str = "X-Forwarded-User"
+    """Header holding the user name in proxy mode (AUTH_USER_HEADER)."""
+    auth_groups_header: str = "X-Forwarded-Groups"
+    """Header holding comma-separated groups in proxy mode (AUTH_GROUPS_HEADER)."""
+    admin_group: str = "stepladder-admins"
+    """Group that grants the admin role in proxy mode (AUTH_ADMIN_GROUP)."""
+    approver_group: str = "stepladder-approvers"
+    """Group that grants the approver role in proxy mode (AUTH_APPROVER_GROUP)."""
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    """Origins allowed to embed pages in a frame (FRAME_ANCESTORS, comma-separated)."""
+    definitions_dir: Path = field(default=REPO_ROOT / "definitions")
+    """Folder of workflow definition YAML files (DEFINITIONS_DIR)."""
+    data_dir: Path = field(default=REPO_ROOT / ".data")
+    """Where the embedded PostgreSQL and Temporal keep their files (DATA_DIR)."""
+    embedded_postgres_port: int = 55432
+    """Port of the embedded PostgreSQL (EMBEDDED_POSTGRES_PORT)."""
+    embedded_temporal_port: int = 7233
+    """Port of the embedded Temporal dev server (EMBEDDED_TEMPORAL_PORT); its UI is this + 1000."""
+    log_level: str = "INFO"
+    """Python log level (LOG_LEVEL)."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        auth_mode = os.environ.get("AUTH_MODE", "dev").strip().lower()
+        if auth_mode not in ("dev", "proxy"):
+            raise SettingsError(f"AUTH_MODE must be 'dev' or 'proxy', got {auth_mode!r}")
+        prefix = os.environ.get("PATH_PREFIX", "").strip().rstrip("/")
+        if prefix and not prefix.startswith("/"):
+            raise SettingsError(f"PATH_PREFIX must start with '/', got {prefix!r}")
+        secret = os.environ.get("SECRET_KEY", cls.secret_key)
+        if len(secret) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters long")
+        if auth_mode == "proxy" and secret == cls.secret_key:
+            raise SettingsError("SECRET_KEY must be set when AUTH_MODE=proxy")
+        return cls(
+            database_url=os.environ.get("DATABASE_URL", "").strip(),
+            temporal_address=os.environ.get("TEMPORAL_ADDRESS", "").strip(),
+            temporal_namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
+            task_queue=os.environ.get("TEMPORAL_TASK_QUEUE", "stepladder"),
+            host=os.environ.get("HOST", "127.0.0.1"),
+            port=_env_int("PORT", 8000),
+            path_prefix=prefix,
+            secret_key=secret,
+            auth_mode=auth_mode,
+            auth_user_header=os.environ.get("AUTH_USER_HEADER", cls.auth_user_header),
+            auth_groups_header=os.environ.get("AUTH_GROUPS_HEADER", cls.auth_groups_header),
+            admin_group=os.environ.get("AUTH_ADMIN_GROUP", cls.admin_group),
+            approver_group=os.environ.get("AUTH_APPROVER_GROUP", cls.approver_group),
+            frame_ancestors=_env_list("FRAME_ANCESTORS", ("'self'",)),
+            definitions_dir=Path(os.environ.get("DEFINITIONS_DIR", REPO_ROOT / "definitions")),
+            data_dir=Path(os.environ.get("DATA_DIR", REPO_ROOT / ".data")),
+            embedded_postgres_port=_env_int("EMBEDDED_POSTGRES_PORT", 55432),
+            embedded_temporal_port=_env_int("EMBEDDED_TEMPORAL_PORT", 7233),
+            log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        )
+
+    def require_services(self) -> None:
+        """Web, worker and migrate need real addresses; only `dev` may leave them empty."""
+        if not self.database_url:
+            raise SettingsError("DATABASE_URL is not set (use `make run` for the embedded one)")
+        if not self.temporal_address:
+            raise SettingsError("TEMPORAL_ADDRESS is not set (use `make run` for the embedded one)")

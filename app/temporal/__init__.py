@@ -1,0 +1,1 @@
+"""Temporal code: the generic execution workflow, its activities and the worker."""

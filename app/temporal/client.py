@@ -1,0 +1,30 @@
+"""Connecting to Temporal with a one-line error when it does not answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import Client
+
+from app.settings import Settings
+
+
+class TemporalUnavailable(RuntimeError):
+    """Temporal did not answer at the configured address."""
+
+
+async def connect(settings: Settings, timeout: float = 10.0, *, lazy: bool = False) -> Client:
+    """Connect now (and fail in one line), or lazily so a web process can start and say 503."""
+    try:
+        return await asyncio.wait_for(
+            Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace, lazy=lazy
+            ),
+            timeout,
+        )
+    except (TimeoutError, RuntimeError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace}): {reason}"
+        ) from None

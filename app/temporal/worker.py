@@ -1,0 +1,26 @@
+"""The worker: runs the execution workflow and every registered activity on one task queue."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from app.temporal.actions import ACTIONS
+from app.temporal.recording import RECORDING_ACTIVITIES
+from app.temporal.workflows import ExecutionWorkflow
+
+# Pure, deterministic libraries the workflow uses: loaded once, not re-imported per run.
+PASSTHROUGH_MODULES = ("app.domain", "jinja2", "markupsafe", "yaml")
+
+
+def build_worker(client: Client, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ExecutionWorkflow],
+        activities=[*ACTIONS, *RECORDING_ACTIVITIES],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The web layer: Litestar handlers, templates, identity and the JSON API."""

@@ -1,0 +1,174 @@
+"""The Litestar application factory: routes, templates, identity, CSRF and lifespan clients."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from piccolo.engine.postgres import PostgresEngine
+
+from app.db.engine import bind_tables
+from app.domain.definitions import WorkflowDefinition, load_definitions
+from app.domain.modes import DeploymentMode
+from app.services.executions import ExecutionService
+from app.services.health import check_health
+from app.settings import REPO_ROOT, Settings
+from app.temporal.actions import ACTION_NAMES
+from app.temporal.client import connect
+from app.web.api import ExecutionApi
+from app.web.identity import IdentityMiddleware
+from app.web.pages import PageController, SignInController
+
+log = logging.getLogger("stepladder.web")
+
+STATUS_ICONS = {
+    "pending": "⏳", "running": "▶", "completed": "✓", "failed": "✗", "skipped": "↷",
+    "waiting_approval": "⏸", "rejected": "✗", "expired": "⌛", "cancelled": "■",
+}  # fmt: skip
+
+
+@get("/health", exclude_from_auth=True, exclude_from_csrf=True)
+async def health(state: State) -> Response[dict[str, Any]]:
+    checks = await check_health(state.engine, state.temporal)
+    down = [name for name, check in checks.items() if not check.ok]
+    body = {
+        "status": "ok" if not down else "unavailable",
+        "down": down,
+        "checks": {name: asdict(check) for name, check in checks.items()},
+    }
+    return Response(body, status_code=200 if not down else 503)
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.scope["path"].startswith("/api/") and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )
+
+
+def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
+    if status >= 500:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    settings: Settings = request.app.state.settings
+    if (
+        isinstance(exc, NotAuthorizedException)
+        and _wants_html(request)
+        and settings.auth_mode == "dev"
+    ):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"{settings.path_prefix}/auth/sign-in?next={target}", status_code=303)
+    if _wants_html(request):
+        return Template(
+            "error.html",
+            context={"status_code": status, "detail": detail},
+            status_code=status,
+            media_type=MediaType.HTML,
+        )
+    body: dict[str, Any] = {"status_code": status, "detail": detail}
+    extra = getattr(exc, "extra", None)
+    if extra:
+        body["extra"] = extra
+    return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    definitions: dict[str, WorkflowDefinition] | None = None,
+) -> Litestar:
+    settings = settings or Settings.from_env()
+    settings.require_services()
+    definitions = definitions or load_definitions(settings.definitions_dir, ACTION_NAMES)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine: PostgresEngine = bind_tables(settings.database_url)
+        # Lazy on purpose: `stepladder web` checks both first; here an outage must give 503s.
+        await engine.start_connection_pool(min_size=0, max_size=10)
+        client = await connect(settings, lazy=True)
+        app.state.engine = engine
+        app.state.temporal = client
+        app.state.executions = ExecutionService(client, definitions, settings.task_queue)
+        try:
+            yield
+        finally:
+            await engine.close_connection_pool()
+
+    templates = TemplateConfig(directory=REPO_ROOT / "templates", engine=JinjaTemplateEngine)
+
+    def template_globals(engine: JinjaTemplateEngine) -> None:
+        env = engine.engine
+        env.globals.update(
+            prefix=settings.path_prefix,
+            auth_mode=settings.auth_mode,
+            status_icons=STATUS_ICONS,
+            modes=DeploymentMode,
+        )
+
+    templates.engine_callback = template_globals
+    frame_ancestors = " ".join(settings.frame_ancestors)
+
+    async def security_headers(response: Response[Any]) -> Response[Any]:
+        response.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors}"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return Litestar(
+        route_handlers=[
+            PageController,
+            SignInController,
+            ExecutionApi,
+            health,
+            create_static_files_router(
+                path="/static",
+                directories=[Path(REPO_ROOT / "static")],
+                opt={"exclude_from_auth": True},
+            ),
+        ],
+        lifespan=[lifespan],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "executions": Provide(_executions, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(
+                IdentityMiddleware,
+                settings=settings,
+                exclude=["^/health", "^/static", "^/schema", "^/metrics"],
+            )
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="stepladder_csrf",
+            header_name="x-csrftoken",
+            # The JSON API authenticates by header, never by cookie, so cross-site forms can't use it.
+            exclude=["/api/"],
+        ),
+        template_config=templates,
+        exception_handlers={Exception: _error_response},
+        after_request=security_headers,
+        openapi_config=OpenAPIConfig(title="Stepladder", version="0.1.0", path="/schema"),
+        state=State({"settings": settings}),
+        debug=False,
+    )
+
+
+def _executions(state: State) -> ExecutionService:
+    service: ExecutionService = state.executions
+    return service

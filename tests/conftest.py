@@ -1,0 +1,112 @@
+"""Shared fixtures: a real PostgreSQL (embedded cluster, fresh test database) and a real
+Temporal dev server, a worker on a per-session task queue, and the app under test."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from app.db.engine import bind_tables, migrate
+from app.db.tables import TABLES
+from app.devstack import EmbeddedPostgres
+from app.settings import REPO_ROOT, Settings
+from app.temporal.worker import build_worker
+from app.web.app import create_app
+from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
+
+# One database per test session, so two sessions (a developer's and a helper's) never collide.
+TEST_DATABASE = f"stepladder_test_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres() -> Iterator[EmbeddedPostgres]:
+    postgres = EmbeddedPostgres(REPO_ROOT / ".data" / "postgres", 55432, database=TEST_DATABASE)
+    postgres.start()
+    postgres.ensure_database(TEST_DATABASE, fresh=True)
+    yield postgres
+    postgres.drop_database(TEST_DATABASE)
+    postgres.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(embedded_postgres: EmbeddedPostgres) -> AsyncIterator[str]:
+    url = embedded_postgres.url_for(TEST_DATABASE)
+    await migrate(url)
+    engine = bind_tables(url)
+    await engine.start_connection_pool(min_size=1, max_size=10)
+    yield url
+    await engine.close_connection_pool()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    temporal = Path(sys.executable).parent / "temporal"
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal), ui=False)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, temporal_client: Client) -> Settings:
+    base = Settings.from_env()
+    return replace(
+        base,
+        database_url=database_url,
+        temporal_address=temporal_client.service_client.config.target_host,
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[Worker]:
+    """A real worker for the whole session, on the session's own task queue."""
+    running = build_worker(temporal_client, settings.task_queue)
+    async with running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(request: pytest.FixtureRequest) -> None:
+    # Only tests that touch the database pay for the clean-up.
+    if "database_url" not in request.fixturenames:
+        return
+    request.getfixturevalue("database_url")
+    names = ", ".join(table._meta.tablename for table in TABLES)
+    await TABLES[0].raw(f"TRUNCATE {names} RESTART IDENTITY")
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar, worker: Worker) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+def signed_in(client: AsyncTestClient[Any], settings: Settings, user: str) -> AsyncTestClient[Any]:
+    """Browser-style identity: the signed dev sign-in cookie."""
+    client.cookies.set(SESSION_COOKIE, sign(settings.secret_key, user))
+    return client
+
+
+def api_headers(user: str) -> dict[str, str]:
+    return {DEV_USER_HEADER: user, "content-type": "application/json"}

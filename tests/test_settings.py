@@ -1,0 +1,40 @@
+"""Settings come from the environment when built, and bad values are named."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.settings import Settings, SettingsError
+
+
+def test_settings_read_the_environment_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.setenv("TEMPORAL_TASK_QUEUE", "q1")
+    monkeypatch.setenv("FRAME_ANCESTORS", "'self', https://intranet.example.com")
+    built = Settings.from_env()
+    assert (built.port, built.task_queue) == (8123, "q1")
+    assert built.frame_ancestors == ("'self'", "https://intranet.example.com")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("PORT", "eighty", "PORT"),
+        ("AUTH_MODE", "ldap", "AUTH_MODE"),
+        ("PATH_PREFIX", "stepladder", "PATH_PREFIX"),
+        ("SECRET_KEY", "short", "SECRET_KEY"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env()
+
+
+def test_proxy_mode_requires_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_MODE", "proxy")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError, match="SECRET_KEY must be set"):
+        Settings.from_env()
