@@ -47,6 +47,7 @@ def _configure_logging(settings: Settings) -> None:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
+    logging.getLogger("piccolo").setLevel(logging.WARNING)
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -64,13 +65,11 @@ def cmd_worker(settings: Settings) -> None:
 
 
 async def _run_worker(settings: Settings) -> None:
-    from app.db.engine import bind_tables
+    from app.db.engine import tables_bound
     from app.temporal.client import connect
     from app.temporal.worker import build_worker
 
     await check_database(settings.database_url)
-    engine = bind_tables(settings.database_url)
-    await engine.start_connection_pool(min_size=1, max_size=10)
     client = await connect(settings)
     worker = build_worker(client, settings.task_queue)
     stop = asyncio.Event()
@@ -78,10 +77,9 @@ async def _run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
+    async with tables_bound(settings.database_url), worker:
         await stop.wait()
         log.info("worker stopping")
-    await engine.close_connection_pool()
 
 
 def cmd_web(settings: Settings) -> None:

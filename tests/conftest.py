@@ -3,16 +3,18 @@ Temporal dev server, a worker on a per-session task queue, and the app under tes
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -26,6 +28,8 @@ from app.web.app import create_app
 from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
 
 # One database per test session, so two sessions (a developer's and a helper's) never collide.
+pytest_plugins = ["tests.browser"]
+
 TEST_DATABASE = f"stepladder_test_{uuid.uuid4().hex[:8]}"
 
 
@@ -96,13 +100,40 @@ def app(settings: Settings) -> Litestar:
     return create_app(settings)
 
 
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[None]:
+    """Drive the app's ASGI lifespan in this event loop. (Litestar's AsyncTestClient runs the app
+    through a blocking portal, which would freeze the in-loop worker while a request waits.)"""
+    messages: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await messages.put({"type": "lifespan.startup"})
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, messages.get, replies.put))  # type: ignore[arg-type]
+    started = await replies.get()
+    assert started["type"] == "lifespan.startup.complete", started
+    try:
+        yield
+    finally:
+        await messages.put({"type": "lifespan.shutdown"})
+        await replies.get()
+        await task
+
+
+@asynccontextmanager
+async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            yield c
+
+
 @pytest.fixture
-async def client(app: Litestar, worker: Worker) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+async def client(app: Litestar, worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as test_client:
         yield test_client
 
 
-def signed_in(client: AsyncTestClient[Any], settings: Settings, user: str) -> AsyncTestClient[Any]:
+def signed_in(client: httpx.AsyncClient, settings: Settings, user: str) -> httpx.AsyncClient:
     """Browser-style identity: the signed dev sign-in cookie."""
     client.cookies.set(SESSION_COOKIE, sign(settings.secret_key, user))
     return client

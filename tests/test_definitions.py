@@ -35,7 +35,12 @@ def test_customer_onboarding_loads_with_the_spec_steps_and_default_modes() -> No
         ("validate_email", "validate_email", "accessory", DeploymentMode.ALWAYS_AUTO),
         ("check_duplicates", "check_duplicates", "read", DeploymentMode.AUTO_MONITORED),
         ("create_crm_record", "create_crm_record", "write", DeploymentMode.VALIDATION_REQUIRED),
-        ("setup_billing_account", "setup_billing_account", "critical", DeploymentMode.ALWAYS_MANUAL),
+        (
+            "setup_billing_account",
+            "setup_billing_account",
+            "critical",
+            DeploymentMode.ALWAYS_MANUAL,
+        ),
         ("send_welcome_email", "send_email", "accessory", DeploymentMode.ALWAYS_AUTO),
     ]
     assert [f.name for f in d.inputs] == ["name", "email", "tier"]

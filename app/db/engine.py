@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from piccolo.engine.postgres import PostgresEngine
 
@@ -15,6 +17,22 @@ def bind_tables(database_url: str) -> PostgresEngine:
     for table in TABLES:
         table._meta.db = engine
     return engine
+
+
+@asynccontextmanager
+async def tables_bound(database_url: str) -> AsyncIterator[PostgresEngine]:
+    """Bind the tables to a pooled engine for a process's (or an app's) lifetime, then restore
+    whatever binding was there before (tests build several apps in one process)."""
+    previous = [table._meta._db for table in TABLES]
+    engine = bind_tables(database_url)
+    # min_size=0: start even while PostgreSQL is down, so /health can say 503 instead of crashing.
+    await engine.start_connection_pool(min_size=0, max_size=10)
+    try:
+        yield engine
+    finally:
+        await engine.close_connection_pool()
+        for table, db in zip(TABLES, previous, strict=True):
+            table._meta._db = db
 
 
 async def migrate(database_url: str) -> None:

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import JSONBody
 
 from app.domain.identity import Role, User
 from app.services.executions import ExecutionService, InvalidInput, UnknownExecution
@@ -32,7 +34,9 @@ class ExecutionApi(Controller):
     tags = ["executions"]
 
     @get("/")
-    async def list_workflows(self, executions: ExecutionService) -> list[dict[str, Any]]:
+    async def list_workflows(
+        self, executions: NamedDependency[ExecutionService]
+    ) -> list[dict[str, Any]]:
         """The loaded workflow definitions with their input fields and steps."""
         return [asdict(d) for d in executions.definitions.values()]
 
@@ -40,8 +44,8 @@ class ExecutionApi(Controller):
     async def start_execution(
         self,
         request: Request[User, str, Any],
-        data: StartExecutionRequest,
-        executions: ExecutionService,
+        data: JSONBody[StartExecutionRequest],
+        executions: NamedDependency[ExecutionService],
     ) -> StartExecutionResponse:
         """Start an execution of a workflow definition with `workflow_data` as its input."""
         require(request.user, Role.APPROVER, "Starting an execution")

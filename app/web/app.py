@@ -20,9 +20,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from piccolo.engine.postgres import PostgresEngine
 
-from app.db.engine import bind_tables
+from app.db.engine import tables_bound
 from app.domain.definitions import WorkflowDefinition, load_definitions
 from app.domain.modes import DeploymentMode
 from app.services.executions import ExecutionService
@@ -98,17 +97,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine: PostgresEngine = bind_tables(settings.database_url)
         # Lazy on purpose: `stepladder web` checks both first; here an outage must give 503s.
-        await engine.start_connection_pool(min_size=0, max_size=10)
-        client = await connect(settings, lazy=True)
-        app.state.engine = engine
-        app.state.temporal = client
-        app.state.executions = ExecutionService(client, definitions, settings.task_queue)
-        try:
+        async with tables_bound(settings.database_url) as engine:
+            client = await connect(settings, lazy=True)
+            app.state.engine = engine
+            app.state.temporal = client
+            app.state.executions = ExecutionService(client, definitions, settings.task_queue)
             yield
-        finally:
-            await engine.close_connection_pool()
 
     templates = TemplateConfig(directory=REPO_ROOT / "templates", engine=JinjaTemplateEngine)
 

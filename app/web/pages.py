@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
@@ -28,7 +29,7 @@ class SignInController(Controller):
     path = "/auth"
 
     @get("/sign-in", exclude_from_auth=True)
-    async def sign_in_page(self, settings: Settings, next: str = "/") -> Template:
+    async def sign_in_page(self, settings: NamedDependency[Settings], next: str = "/") -> Template:
         return Template(
             "sign_in.html",
             context={
@@ -39,7 +40,7 @@ class SignInController(Controller):
         )
 
     @post("/sign-in", exclude_from_auth=True, status_code=303)
-    async def sign_in(self, data: FormData, settings: Settings) -> Redirect:
+    async def sign_in(self, data: FormData, settings: NamedDependency[Settings]) -> Redirect:
         user = DEMO_USERS.get(data.get("user", ""))
         if settings.auth_mode != "dev" or user is None:
             return Redirect(
@@ -55,7 +56,7 @@ class SignInController(Controller):
         return response
 
     @post("/sign-out", status_code=303)
-    async def sign_out(self, settings: Settings) -> Redirect:
+    async def sign_out(self, settings: NamedDependency[Settings]) -> Redirect:
         response = Redirect(f"{settings.path_prefix}/auth/sign-in", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -68,7 +69,7 @@ def _safe_next(target: str) -> str:
 
 class PageController(Controller):
     @get("/")
-    async def home(self, executions: ExecutionService) -> Template:
+    async def home(self, executions: NamedDependency[ExecutionService]) -> Template:
         return Template(
             "home.html",
             context={
@@ -78,11 +79,13 @@ class PageController(Controller):
         )
 
     @get("/workflows")
-    async def workflows(self, executions: ExecutionService) -> Template:
+    async def workflows(self, executions: NamedDependency[ExecutionService]) -> Template:
         return Template("workflows.html", context={"definitions": executions.definitions.values()})
 
     @get("/workflows/{workflow_id:str}")
-    async def workflow(self, workflow_id: str, executions: ExecutionService) -> Template:
+    async def workflow(
+        self, workflow_id: str, executions: NamedDependency[ExecutionService]
+    ) -> Template:
         definition = _definition_or_404(executions, workflow_id)
         return Template(
             "workflow.html",
@@ -100,8 +103,8 @@ class PageController(Controller):
         request: Request[User, str, Any],
         workflow_id: str,
         data: FormData,
-        executions: ExecutionService,
-        settings: Settings,
+        executions: NamedDependency[ExecutionService],
+        settings: NamedDependency[Settings],
     ) -> Redirect | Template:
         require(request.user, Role.APPROVER, "Starting an execution")
         definition = _definition_or_404(executions, workflow_id)
@@ -119,7 +122,7 @@ class PageController(Controller):
         return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
 
     @get("/executions")
-    async def execution_list(self, executions: ExecutionService) -> Template:
+    async def execution_list(self, executions: NamedDependency[ExecutionService]) -> Template:
         return Template("executions.html", context={"recent": await executions.recent(limit=100)})
 
     @get("/executions/{execution_id:str}")
@@ -134,7 +137,7 @@ class PageController(Controller):
         return Template(template, context={"timeline": timeline})
 
 
-def _definition_or_404(executions: ExecutionService, workflow_id: str) -> Any:
+def _definition_or_404(executions: NamedDependency[ExecutionService], workflow_id: str) -> Any:
     try:
         return executions.definition(workflow_id)
     except LookupError as exc:
