@@ -26,8 +26,8 @@ browser:
 	bash scripts/ensure_chromium.sh
 
 lint:
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests $(wildcard bench)
+	$(BIN)/ruff format --check app tests $(wildcard bench)
 
 check-types:
 	$(BIN)/mypy app
