@@ -1,0 +1,143 @@
+"""Approval rules: which confirmations a step asks for, and whether a decision may be accepted.
+
+The workflow's update validator and signal handler, and the web layer before them, all ask
+`refusal()`; one rule set means the page, the API and `temporal workflow signal` agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from app.domain.definitions import StepDefinition
+from app.domain.identity import Role
+from app.domain.modes import ImpactLevel
+from app.domain.templating import evaluate_condition
+
+
+class DecisionAction(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RefusalKind(StrEnum):
+    NOT_WAITING = "not_waiting"  # stale or duplicate: HTTP 409
+    FORBIDDEN = "forbidden"  # identity or four-eyes: HTTP 403
+    INCOMPLETE = "incomplete"  # missing confirmations, phrase or reason: HTTP 422
+
+
+@dataclass(frozen=True)
+class Refusal:
+    kind: RefusalKind
+    message: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What a waiting step asks of its approvers, fixed when the step starts waiting."""
+
+    step_id: str
+    confirmations: list[str]
+    typed_phrase: str = ""
+    required_approvals: int = 1
+    approvers_group: str = ""
+    four_eyes: bool = False
+    started_by: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    step_id: str
+    user_id: str
+    action: str
+    reason: str = ""
+    confirmations: list[str] = field(default_factory=list)
+    typed_confirmation: str = ""
+    source: str = "web"
+
+
+@dataclass(frozen=True)
+class Approver:
+    name: str
+    roles: frozenset[str]
+    groups: frozenset[str] = frozenset()
+
+
+def required_confirmations(step: StepDefinition, context: Mapping[str, Any]) -> list[str]:
+    """The step's checkbox labels, with conditional ones only when their condition holds."""
+    return [
+        c.label
+        for c in step.confirmations
+        if not c.condition or evaluate_condition(c.condition, context)
+    ]
+
+
+def approval_request(
+    step: StepDefinition, context: Mapping[str, Any], started_by: str
+) -> ApprovalRequest:
+    critical = step.impact == ImpactLevel.CRITICAL
+    return ApprovalRequest(
+        step_id=step.id,
+        confirmations=required_confirmations(step, context),
+        typed_phrase=step.typed_confirmation,
+        required_approvals=max(1, step.required_approvals),
+        approvers_group=step.approvers_group,
+        four_eyes=critical,
+        started_by=started_by,
+    )
+
+
+def refusal(
+    request: ApprovalRequest | None,
+    decision: Decision,
+    approver: Approver,
+    approved_by: Collection[str] = (),
+) -> Refusal | None:
+    """Why `decision` cannot be accepted, or None. `request` is None when the step is not
+    waiting; `approved_by` lists who has already approved it (for N distinct approvals)."""
+    if request is None or request.step_id != decision.step_id:
+        return Refusal(
+            RefusalKind.NOT_WAITING, f"step {decision.step_id!r} is not waiting for approval"
+        )
+    if decision.action not in DecisionAction.__members__.values():
+        return Refusal(
+            RefusalKind.INCOMPLETE,
+            f"action must be 'approved' or 'rejected', got {decision.action!r}",
+        )
+    in_group = bool(request.approvers_group) and request.approvers_group in approver.groups
+    if Role.APPROVER not in approver.roles and not in_group:
+        allowed = "the approver role" + (
+            f" or the {request.approvers_group!r} group" if request.approvers_group else ""
+        )
+        return Refusal(RefusalKind.FORBIDDEN, f"{approver.name} needs {allowed} to decide")
+    if decision.user_id in approved_by:
+        return Refusal(
+            RefusalKind.NOT_WAITING, f"{decision.user_id} has already approved this step"
+        )
+    if decision.action == DecisionAction.REJECTED:
+        if not decision.reason.strip():
+            return Refusal(RefusalKind.INCOMPLETE, "a rejection needs a reason")
+        return None
+    if request.four_eyes and decision.user_id == request.started_by:
+        return Refusal(
+            RefusalKind.FORBIDDEN,
+            "four eyes: the person who started the execution may not approve a critical step",
+        )
+    missing = [label for label in request.confirmations if label not in decision.confirmations]
+    if missing:
+        return Refusal(RefusalKind.INCOMPLETE, f"missing confirmation(s): {'; '.join(missing)}")
+    unknown = [label for label in decision.confirmations if label not in request.confirmations]
+    if unknown:
+        # A page rendered for other confirmations is stale: it must not approve this one.
+        return Refusal(RefusalKind.INCOMPLETE, f"unknown confirmation(s): {'; '.join(unknown)}")
+    if request.typed_phrase and decision.typed_confirmation != request.typed_phrase:
+        return Refusal(
+            RefusalKind.INCOMPLETE, f"type the phrase {request.typed_phrase!r} exactly to approve"
+        )
+    return None
+
+
+def approvals_complete(request: ApprovalRequest, approved_by: Collection[str]) -> bool:
+    return len(set(approved_by)) >= request.required_approvals
