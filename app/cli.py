@@ -51,12 +51,23 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def cmd_migrate(settings: Settings) -> None:
-    from app.db.engine import migrate
+    """Apply the migrations, then seed step configurations for the loaded definitions."""
+    from app.db.engine import migrate, tables_bound
+    from app.domain.definitions import load_definitions
+    from app.services.step_configs import seed_step_configs
+    from app.temporal.actions import ACTION_NAMES
 
     settings.require_services()
-    asyncio.run(check_database(settings.database_url))
-    asyncio.run(migrate(settings.database_url))
-    log.info("database is up to date")
+    definitions = load_definitions(settings.definitions_dir, ACTION_NAMES)
+
+    async def run() -> None:
+        await check_database(settings.database_url)
+        await migrate(settings.database_url)
+        async with tables_bound(settings.database_url):
+            added = await seed_step_configs(definitions.values())
+        log.info("database is up to date; %d new step configuration(s)", added)
+
+    asyncio.run(run())
 
 
 def cmd_worker(settings: Settings) -> None:

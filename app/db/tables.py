@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -68,10 +68,25 @@ class DemoOutboxMessage(Table, tablename="demo_outbox"):
     created_at = Timestamptz()
 
 
+class StepConfig(Table, tablename="step_configs"):
+    """A step's current deployment mode and promotion settings; `version` guards concurrent edits."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    impact = Varchar(length=32)
+    mode = Varchar(length=32)
+    auto_promote = Boolean(default=True)
+    criteria = JSONB(default={})
+    mode_since = Timestamptz()
+    version = Integer(default=1)
+    updated_by = Varchar(length=200, default="")
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
     DemoContact,
     DemoBillingAccount,
     DemoOutboxMessage,
+    StepConfig,
 )
