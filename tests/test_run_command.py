@@ -22,7 +22,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from app.settings import REPO_ROOT
+from app.settings import REPO_ROOT, Settings
 
 STEPLADDER = Path(sys.executable).parent / "stepladder"
 READY_MARK = "Stepladder is running at http://"
@@ -270,3 +270,27 @@ def test_dev_runs_an_execution_stops_on_ctrl_c_and_keeps_its_data(run_setup: Run
     finally:
         for run in runs:
             run.kill()
+
+
+def test_dev_with_configured_services_starts_nothing_embedded(
+    run_setup: RunSetup, settings: Settings
+) -> None:
+    env = {
+        **run_setup.env,
+        "DATABASE_URL": settings.database_url,
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_TASK_QUEUE": f"dev-external-{uuid.uuid4().hex[:6]}",
+    }
+    run = DevRun(env)
+    try:
+        run.wait_until_running()
+        with httpx.Client(base_url=run_setup.base_url, timeout=10) as http:
+            assert http.get("/health").status_code == 200
+        assert "embedded" not in run.output
+        assert not _listening(run_setup.postgres_port)
+        assert not _listening(run_setup.temporal_port)
+        assert not (run_setup.data_dir / "postgres").exists()
+        assert not (run_setup.data_dir / "temporal.sqlite").exists()
+        _stop(run, run_setup)
+    finally:
+        run.kill()
