@@ -1,0 +1,457 @@
+"""Promotion and demotion rules: criteria, per-step metrics, progress and mode-change decisions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import Literal
+
+from app.domain.modes import PROMOTION_PATH, DeploymentMode, ImpactLevel
+
+SECONDS_PER_DAY = 86_400.0
+
+
+class CriteriaError(ValueError):
+    """Criteria overrides out of range; `problems` maps each bad field to its message."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(self.problems.values()))
+
+
+class ModeChangeRefused(ValueError):
+    """An admin's mode change that the step's impact does not allow."""
+
+
+@dataclass(frozen=True)
+class PromotionCriteria:
+    """What a step must show in its current mode before it moves one step up its path."""
+
+    min_success_rate: float  # percent, 0-100
+    min_successful_runs: int
+    min_days_in_mode: float
+    min_consecutive_successes: int
+    demotion_window: int = 20
+
+    def __post_init__(self) -> None:
+        problems = validate_overrides({f.name: getattr(self, f.name) for f in fields(self)})
+        if problems:
+            raise CriteriaError(problems)
+
+
+CRITERION_LABELS: dict[str, str] = {
+    "min_success_rate": "min success rate",
+    "min_successful_runs": "min successful runs",
+    "min_days_in_mode": "min days in mode",
+    "min_consecutive_successes": "min consecutive successes",
+    "demotion_window": "demotion window",
+}
+_WHOLE_FIELDS = {"min_successful_runs": 0, "min_consecutive_successes": 0, "demotion_window": 1}
+
+
+def validate_overrides(overrides: Mapping[str, object]) -> dict[str, str]:
+    """Field → message for every override that is unknown or out of range; empty when all fine."""
+    problems: dict[str, str] = {}
+    allowed = ", ".join(CRITERION_LABELS)
+    for name, value in overrides.items():
+        if name not in CRITERION_LABELS:
+            problems[name] = f"unknown criterion {name!r}; allowed: {allowed}"
+            continue
+        if name == "min_success_rate":
+            rule = "a percentage between 0 and 100"
+        elif name == "min_days_in_mode":
+            rule = "a number of days ≥ 0"
+        else:
+            rule = f"a whole number ≥ {_WHOLE_FIELDS[name]}"
+        if not _acceptable(name, value):
+            problems[name] = f"{name} must be {rule}, got {value!r}"
+    return problems
+
+
+def _acceptable(name: str, value: object) -> bool:
+    # bool is an int subclass, but True is never a sensible count or rate.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    if name == "min_success_rate":
+        return 0.0 <= value <= 100.0
+    if name == "min_days_in_mode":
+        return value >= 0
+    return value == int(value) and value >= _WHOLE_FIELDS[name]
+
+
+DEFAULT_CRITERIA: dict[ImpactLevel, PromotionCriteria] = {
+    ImpactLevel.ACCESSORY: PromotionCriteria(95.0, 50, 3, 10),
+    ImpactLevel.READ: PromotionCriteria(98.0, 100, 7, 25),
+    ImpactLevel.WRITE: PromotionCriteria(98.0, 200, 14, 50),
+    ImpactLevel.CRITICAL: PromotionCriteria(99.9, 500, 30, 100),
+    ImpactLevel.EXTERNAL: PromotionCriteria(98.0, 200, 14, 50),
+}
+
+
+def criteria_for(
+    impact: ImpactLevel, overrides: Mapping[str, float | int] | None = None
+) -> PromotionCriteria:
+    """The impact's default criteria with a step's overrides applied; raises CriteriaError."""
+    base = DEFAULT_CRITERIA[impact]
+    if not overrides:
+        return base
+    problems = validate_overrides(overrides)
+    if problems:
+        raise CriteriaError(problems)
+    changes: dict[str, float | int] = {
+        name: int(value) if name in _WHOLE_FIELDS else float(value)
+        for name, value in overrides.items()
+    }
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+class RunOutcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    NOT_COUNTED = "not_counted"
+
+
+def outcome_of(status: str) -> RunOutcome:
+    """A finished step run's status as a promotion outcome; a rejection is a caught mistake."""
+    if status == "completed":
+        return RunOutcome.SUCCESS
+    if status in ("failed", "rejected"):
+        return RunOutcome.FAILURE
+    return RunOutcome.NOT_COUNTED
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """A step's record in its current mode; every counter restarts when the mode changes.
+
+    `counted_runs` holds one entry per counted run since the mode started, oldest first,
+    True for a success. Restarting all counters (not only days and consecutive) means a
+    freshly changed step needs a full window of its own runs before it can be demoted again.
+    """
+
+    counted_runs: tuple[bool, ...] = field(default=(), repr=False)
+    days_in_mode: float = 0.0
+
+    @property
+    def total_runs(self) -> int:
+        return len(self.counted_runs)
+
+    @property
+    def successes(self) -> int:
+        return sum(self.counted_runs)
+
+    @property
+    def failures(self) -> int:
+        return self.total_runs - self.successes
+
+    @property
+    def success_rate(self) -> float:
+        return _rate(self.successes, self.total_runs)
+
+    @property
+    def consecutive_successes(self) -> int:
+        count = 0
+        for success in reversed(self.counted_runs):
+            if not success:
+                break
+            count += 1
+        return count
+
+    def recent_success_rate(self, window: int) -> float:
+        """Success rate (percent) over the last `window` counted runs, or fewer if fewer exist."""
+        recent = self.counted_runs[-window:] if window > 0 else ()
+        return _rate(sum(recent), len(recent))
+
+    def snapshot(self) -> dict[str, float | int]:
+        """The scalar metrics, as recorded with a mode-change audit event."""
+        return {
+            "total_runs": self.total_runs,
+            "successes": self.successes,
+            "success_rate": self.success_rate,
+            "consecutive_successes": self.consecutive_successes,
+            "days_in_mode": self.days_in_mode,
+        }
+
+
+def _rate(successes: int, runs: int) -> float:
+    # One division of exact integers, so a rate exactly at a threshold like 99.9 compares equal.
+    return 100 * successes / runs if runs else 0.0
+
+
+def metrics_since(
+    outcomes: Iterable[tuple[str, datetime]], mode_since: datetime, now: datetime
+) -> StepMetrics:
+    """Metrics from (status, ended_at) pairs in any order; runs ending before `mode_since` are
+    ignored (a run ending exactly at the change belongs to the new mode), as are not-counted ones."""
+    counted = sorted(
+        (ended_at, outcome is RunOutcome.SUCCESS)
+        for status, ended_at in outcomes
+        if ended_at >= mode_since and (outcome := outcome_of(status)) is not RunOutcome.NOT_COUNTED
+    )
+    days = max(0.0, (now - mode_since).total_seconds() / SECONDS_PER_DAY)
+    return StepMetrics(counted_runs=tuple(success for _, success in counted), days_in_mode=days)
+
+
+def recent_runs_per_day(
+    outcomes: Iterable[tuple[str, datetime]], now: datetime, days: float = 7.0
+) -> float:
+    """Counted runs per day over the last `days` days, whatever the mode: the traffic rate."""
+    start = now - timedelta(days=days)
+    runs = sum(
+        1
+        for status, ended_at in outcomes
+        if start < ended_at <= now and outcome_of(status) is not RunOutcome.NOT_COUNTED
+    )
+    return runs / days if days > 0 else 0.0
+
+
+def mode_above(impact: ImpactLevel, mode: DeploymentMode) -> DeploymentMode | None:
+    """One hop up the impact's path, or None at the ceiling or for a mode off the path."""
+    path = PROMOTION_PATH[impact]
+    if mode not in path:
+        return None
+    index = path.index(mode)
+    return path[index + 1] if index + 1 < len(path) else None
+
+
+def mode_below(impact: ImpactLevel, mode: DeploymentMode) -> DeploymentMode | None:
+    """One hop down toward the impact's default, or None at the default or off the path."""
+    path = PROMOTION_PATH[impact]
+    if mode not in path:
+        return None
+    index = path.index(mode)
+    return path[index - 1] if index > 0 else None
+
+
+def is_automatic(mode: DeploymentMode) -> bool:
+    """Modes that run without a person, and so are watched for demotion."""
+    return not mode.needs_approval
+
+
+@dataclass(frozen=True)
+class CriterionProgress:
+    name: str
+    label: str
+    current: float
+    required: float
+    met: bool
+    display: str
+
+
+@dataclass(frozen=True)
+class PromotionStatus:
+    criteria: tuple[CriterionProgress, ...]
+    promotion_ready: bool
+    next_mode: DeploymentMode | None
+    # Policy only: False for always_manual or auto_promote off (not about readiness or ceiling).
+    automatic_allowed: bool
+
+
+def _floor_1(value: float) -> str:
+    # Round down so a value just short of its threshold never displays as reaching it.
+    return str(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_FLOOR))
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _percent(value: float) -> str:
+    # A threshold shows as written: 98.0, 99.9, or an override such as 95.25.
+    return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
+
+
+def _mark(met: bool) -> str:
+    return "✓" if met else "✗"
+
+
+def criteria_progress(
+    criteria: PromotionCriteria, metrics: StepMetrics
+) -> tuple[CriterionProgress, ...]:
+    """Each promotion criterion's current value against its minimum ("min" means ≥)."""
+    rate_met = metrics.success_rate >= criteria.min_success_rate
+    runs_met = metrics.successes >= criteria.min_successful_runs
+    days_met = metrics.days_in_mode >= criteria.min_days_in_mode
+    streak_met = metrics.consecutive_successes >= criteria.min_consecutive_successes
+    return (
+        CriterionProgress(
+            "min_success_rate",
+            CRITERION_LABELS["min_success_rate"],
+            metrics.success_rate,
+            criteria.min_success_rate,
+            rate_met,
+            f"{_floor_1(metrics.success_rate)}% / {_percent(criteria.min_success_rate)}%"
+            f" {_mark(rate_met)}",
+        ),
+        CriterionProgress(
+            "min_successful_runs",
+            CRITERION_LABELS["min_successful_runs"],
+            metrics.successes,
+            criteria.min_successful_runs,
+            runs_met,
+            f"{metrics.successes} / {criteria.min_successful_runs} {_mark(runs_met)}",
+        ),
+        CriterionProgress(
+            "min_days_in_mode",
+            CRITERION_LABELS["min_days_in_mode"],
+            metrics.days_in_mode,
+            criteria.min_days_in_mode,
+            days_met,
+            f"{_floor_1(metrics.days_in_mode)} / {_number(criteria.min_days_in_mode)} days"
+            f" {_mark(days_met)}",
+        ),
+        CriterionProgress(
+            "min_consecutive_successes",
+            CRITERION_LABELS["min_consecutive_successes"],
+            metrics.consecutive_successes,
+            criteria.min_consecutive_successes,
+            streak_met,
+            f"{metrics.consecutive_successes} / {criteria.min_consecutive_successes}"
+            f" {_mark(streak_met)}",
+        ),
+    )
+
+
+def promotion_status(
+    mode: DeploymentMode,
+    impact: ImpactLevel,
+    criteria: PromotionCriteria,
+    metrics: StepMetrics,
+    auto_promote: bool,
+) -> PromotionStatus:
+    """Progress toward the next mode; ready means every criterion met and a next mode exists."""
+    progress = criteria_progress(criteria, metrics)
+    next_mode = mode_above(impact, mode)
+    return PromotionStatus(
+        criteria=progress,
+        promotion_ready=next_mode is not None and all(item.met for item in progress),
+        next_mode=next_mode,
+        automatic_allowed=auto_promote and mode is not DeploymentMode.ALWAYS_MANUAL,
+    )
+
+
+@dataclass(frozen=True)
+class ModeChange:
+    from_mode: DeploymentMode
+    to_mode: DeploymentMode
+    reason: str
+    kind: Literal["promotion", "demotion"]
+    automatic: bool = True
+
+
+def decide_mode_change(
+    mode: DeploymentMode,
+    impact: ImpactLevel,
+    criteria: PromotionCriteria,
+    metrics: StepMetrics,
+    auto_promote: bool,
+) -> ModeChange | None:
+    """The automatic change due now, if any: demotion is checked first and ignores auto_promote."""
+    lower = mode_below(impact, mode)
+    window = criteria.demotion_window
+    if is_automatic(mode) and lower is not None and metrics.total_runs >= window:
+        recent = metrics.recent_success_rate(window)
+        if recent < criteria.min_success_rate:
+            return ModeChange(
+                from_mode=mode,
+                to_mode=lower,
+                reason=(
+                    f"success rate {_floor_1(recent)}% over the last {window} runs"
+                    f" is below {_percent(criteria.min_success_rate)}%"
+                ),
+                kind="demotion",
+            )
+    status = promotion_status(mode, impact, criteria, metrics, auto_promote)
+    if status.promotion_ready and status.automatic_allowed and status.next_mode is not None:
+        return ModeChange(
+            from_mode=mode,
+            to_mode=status.next_mode,
+            reason=(
+                f"all criteria met: {metrics.successes} successful runs,"
+                f" {_floor_1(metrics.success_rate)}% success,"
+                f" {metrics.consecutive_successes} consecutive,"
+                f" {metrics.days_in_mode:.1f} days"
+            ),
+            kind="promotion",
+        )
+    return None
+
+
+# Least to most automated, to tell a manual promotion from a demotion even off the path.
+_AUTOMATION_RANK = {
+    DeploymentMode.ALWAYS_MANUAL: 0,
+    DeploymentMode.VALIDATION_REQUIRED: 1,
+    DeploymentMode.AUTO_MONITORED: 2,
+    DeploymentMode.ALWAYS_AUTO: 3,
+}
+
+
+def manual_change(
+    mode: DeploymentMode, impact: ImpactLevel, target: DeploymentMode, reason: str
+) -> ModeChange:
+    """An admin's change to any mode on the impact's path, any distance; raises ModeChangeRefused."""
+    path = PROMOTION_PATH[impact]
+    if target not in path:
+        allowed = ", ".join(path)
+        raise ModeChangeRefused(
+            f"{target} is not allowed for a {impact} step; allowed modes: {allowed}"
+        )
+    if target is mode:
+        raise ModeChangeRefused(f"the step is already in {mode}")
+    if not reason.strip():
+        raise ModeChangeRefused(f"a reason is required to change {mode} → {target}")
+    kind: Literal["promotion", "demotion"] = (
+        "promotion" if _AUTOMATION_RANK[target] > _AUTOMATION_RANK[mode] else "demotion"
+    )
+    return ModeChange(mode, target, reason.strip(), kind, automatic=False)
+
+
+def _runs_to_reach_rate(metrics: StepMetrics, min_rate: float) -> int | None:
+    """Further successes needed to lift the rate to `min_rate`; None if no number can."""
+    successes, runs = metrics.successes, metrics.total_runs
+
+    def met(extra: int) -> bool:
+        return _rate(successes + extra, runs + extra) >= min_rate
+
+    if met(0):
+        return 0
+    if min_rate >= 100.0:
+        # Only a spotless record reaches 100%: the first run does if there is none yet.
+        return None if metrics.failures else 1
+    extra = max(1, math.ceil((min_rate * runs - 100 * successes) / (100.0 - min_rate)))
+    while extra > 1 and met(extra - 1):
+        extra -= 1
+    while not met(extra):
+        extra += 1
+    return extra
+
+
+def estimated_days_until_promotion(
+    metrics: StepMetrics, criteria: PromotionCriteria, runs_per_day: float
+) -> float | None:
+    """Days until every criterion could hold if each further run succeeds at `runs_per_day`.
+
+    The largest of: runs still missing for successful runs, consecutive successes and success
+    rate (one run advances all three) at the run rate, and days still missing in the mode.
+    0.0 when ready; None when runs are missing but none arrive, or the rate can never be met.
+    Whether a next mode exists is the caller's question (see `promotion_status`).
+    """
+    rate_runs = _runs_to_reach_rate(metrics, criteria.min_success_rate)
+    if rate_runs is None:
+        return None
+    runs_needed = max(
+        criteria.min_successful_runs - metrics.successes,
+        criteria.min_consecutive_successes - metrics.consecutive_successes,
+        rate_runs,
+        0,
+    )
+    days_needed = max(criteria.min_days_in_mode - metrics.days_in_mode, 0.0)
+    if runs_needed == 0:
+        return float(days_needed)
+    if runs_per_day <= 0:
+        return None
+    return max(runs_needed / runs_per_day, days_needed)
