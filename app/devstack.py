@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import shutil
@@ -27,6 +28,18 @@ def _is_root() -> bool:
 def _as_postgres(cmd: list[str]) -> list[str]:
     # initdb and postgres refuse to run as root: run them as the `postgres` system user.
     return ["runuser", "-u", "postgres", "--", *cmd] if _is_root() else cmd
+
+
+# Where a root-run cluster lives when the postgres user cannot reach the checkout.
+FALLBACK_ROOT = Path("/var/tmp/stepladder-postgres")
+
+
+def _postgres_can_reach(folder: Path) -> bool:
+    """Whether the postgres user can enter `folder` (or its nearest existing ancestor)."""
+    while not folder.exists():
+        folder = folder.parent
+    probe = ["runuser", "-u", "postgres", "--", "test", "-x", str(folder)]
+    return subprocess.run(probe, check=False, capture_output=True).returncode == 0
 
 
 def find_postgres_bin() -> Path:
@@ -82,15 +95,24 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _prepare_dir(self) -> None:
+        if _is_root() and not _postgres_can_reach(self.data_dir.parent):
+            # A checkout under a private folder (e.g. mktemp's 0700) is closed to the postgres
+            # user. Rather than loosening the user's folders, keep the cluster in a stable place
+            # of its own, derived from the intended path so reruns find it again.
+            key = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+            fallback = FALLBACK_ROOT / key
+            log.warning(
+                "the postgres user cannot reach %s; keeping the cluster in %s instead",
+                self.data_dir,
+                fallback,
+            )
+            FALLBACK_ROOT.mkdir(mode=0o755, exist_ok=True)
+            self.data_dir = fallback
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if _is_root():
             shutil.chown(self.data_dir, "postgres", "postgres")
             os.chmod(self.data_dir, 0o700)
-            probe = subprocess.run(
-                ["runuser", "-u", "postgres", "--", "test", "-w", str(self.data_dir)],
-                check=False,
-            )
-            if probe.returncode != 0:
+            if not _postgres_can_reach(self.data_dir):
                 raise DevStackError(
                     f"the postgres user cannot reach {self.data_dir}: let others traverse its "
                     "parent folders (chmod o+x) or set DATA_DIR to a folder it can reach"
