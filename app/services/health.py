@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.querystring import QueryString
 from temporalio.client import Client
 
 
@@ -32,13 +33,7 @@ async def check_health(
     engine: PostgresEngine, client: Client, timeout: float = 3.0
 ) -> dict[str, Check]:
     postgres, temporal = await asyncio.gather(
-        _timed(engine.run_querystring(_select_one()), timeout),
+        _timed(engine.run_querystring(QueryString("SELECT 1")), timeout),
         _timed(client.service_client.check_health(), timeout),
     )
     return {"postgresql": postgres, "temporal": temporal}
-
-
-def _select_one() -> Any:
-    from piccolo.querystring import QueryString
-
-    return QueryString("SELECT 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ async def record_execution_started(rec: ExecutionStarted) -> None:
         "VALUES ({}, {}, {}, {}, 'running', {}::jsonb, {}, {}, NULL, '') "
         "ON CONFLICT (execution_id) DO NOTHING",
         rec.execution_id, rec.workflow_id, rec.workflow_name, rec.definition_hash,
-        _json(rec.input), rec.started_by, _ts(rec.started_at),
+        json.dumps(rec.input), rec.started_by, _ts(rec.started_at),
     )  # fmt: skip
 
 
@@ -50,12 +51,6 @@ async def record_step_run(rec: StepRunRecord) -> None:
         rec.mode, rec.status, _ts(rec.started_at), _ts(rec.ended_at), rec.duration_ms,
         rec.summary, rec.error,
     )  # fmt: skip
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 RECORDING_ACTIVITIES: list[Callable[..., Any]] = [
