@@ -82,6 +82,38 @@ class StepConfig(Table, tablename="step_configs"):
     updated_by = Varchar(length=200, default="")
 
 
+class ApprovalDecision(Table, tablename="decisions"):
+    """One approve/reject decision on a waiting step (web, API or CLI); refused signals too."""
+
+    decision_key = Varchar(length=300, unique=True)
+    execution_id = Varchar(length=100, index=True)
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    user_id = Varchar(length=200)
+    action = Varchar(length=16)
+    reason = Text(default="")
+    confirmations = JSONB(default=[])
+    typed_confirmation = Text(default="")
+    source = Varchar(length=16, default="web")
+    accepted = Boolean(default=True)
+    refusal = Text(default="")
+    decided_at = Timestamptz()
+
+
+class ModeChangeEvent(Table, tablename="mode_changes"):
+    """Audit event: a step's mode changed (promotion, demotion or an admin), with the metrics."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    from_mode = Varchar(length=32)
+    to_mode = Varchar(length=32)
+    kind = Varchar(length=16)
+    changed_by = Varchar(length=200)
+    reason = Text(default="")
+    metrics = JSONB(default={})
+    changed_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -89,4 +121,6 @@ TABLES: tuple[type[Table], ...] = (
     DemoBillingAccount,
     DemoOutboxMessage,
     StepConfig,
+    ApprovalDecision,
+    ModeChangeEvent,
 )

@@ -25,6 +25,7 @@ class ActionInput:
     execution_id: str
     step_id: str
     params: dict[str, Any]
+    workflow_id: str = ""
 
     @property
     def run_key(self) -> str:
@@ -35,6 +36,126 @@ class ActionInput:
 class ActionResult:
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModeLookup:
+    """Which mode a step runs in: read from step_configs when the step is reached."""
+
+    workflow_id: str
+    step_id: str
+    default_mode: str
+
+
+@dataclass
+class FieldChange:
+    """One field an operation writes; `old` is None when the field (or record) is new."""
+
+    name: str
+    new: Any
+    old: Any = None
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
+@dataclass
+class ImpactWarning:
+    severity: str  # "info" | "warning" | "critical"
+    message: str
+
+
+@dataclass
+class PreviewRequest:
+    execution_id: str
+    workflow_id: str
+    step_id: str
+    action: str
+    impact: str
+    environment: str
+    params: dict[str, Any]
+
+
+@dataclass
+class OperationPreview:
+    """What a step is about to do (SPEC §2): built in an activity before it waits."""
+
+    operation: str  # CREATE | UPDATE | SEND | READ ...
+    target: str  # e.g. "crm.contacts"
+    environment: str
+    summary: str
+    fields: list[FieldChange] = field(default_factory=list)
+    impact: list[ImpactWarning] = field(default_factory=list)
+
+
+@dataclass
+class ApprovalView:
+    """What a waiting step asks of its approvers (copied from the domain ApprovalRequest)."""
+
+    confirmations: list[str]
+    typed_phrase: str = ""
+    required_approvals: int = 1
+    approvers_group: str = ""
+    four_eyes: bool = False
+    started_by: str = ""
+    waiting_since: str = ""
+    expires_at: str = ""
+
+
+@dataclass
+class DecisionInput:
+    """A decision sent as the `decide` update (web, API) or the `approve_step` signal (CLI).
+    The signal's documented fields come first; `roles`/`groups` are filled by the web layer
+    from the signed-in user (a signal without them uses the known user's roles)."""
+
+    step_id: str
+    user_id: str
+    action: str
+    reason: str = ""
+    confirmations: list[str] = field(default_factory=list)
+    typed_confirmation: str = ""
+    source: str = "cli"
+    roles: list[str] | None = None
+    groups: list[str] | None = None
+
+
+@dataclass
+class DecisionView:
+    user_id: str
+    action: str
+    decided_at: str
+    source: str
+    reason: str = ""
+    confirmations: list[str] = field(default_factory=list)
+    typed_confirmation: str = ""
+
+
+@dataclass
+class DecisionOutcome:
+    """The `decide` update's answer: the step's status after the decision."""
+
+    step_id: str
+    step_status: str
+    approvals: int
+    required_approvals: int
+
+
+@dataclass
+class DecisionRecord:
+    decision_key: str
+    execution_id: str
+    workflow_id: str
+    step_id: str
+    user_id: str
+    action: str
+    reason: str
+    confirmations: list[str]
+    typed_confirmation: str
+    source: str
+    decided_at: str
+    accepted: bool = True
+    refusal: str = ""
 
 
 @dataclass
@@ -51,6 +172,10 @@ class StepState:
     summary: str = ""
     error: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    preview: OperationPreview | None = None
+    approval: ApprovalView | None = None
+    decisions: list[DecisionView] = field(default_factory=list)
+    ignored_signals: list[str] = field(default_factory=list)
 
 
 @dataclass
