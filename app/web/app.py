@@ -31,6 +31,7 @@ from app.temporal.actions import ACTION_NAMES
 from app.temporal.client import connect
 from app.web.api import ExecutionApi
 from app.web.identity import IdentityMiddleware
+from app.web.lists import ListController
 from app.web.pages import PageController, SignInController
 
 log = logging.getLogger("stepladder.web")
@@ -128,6 +129,7 @@ def create_app(
         route_handlers=[
             PageController,
             SignInController,
+            ListController,
             ExecutionApi,
             health,
             create_static_files_router(

@@ -68,16 +68,6 @@ def _safe_next(target: str) -> str:
 
 
 class PageController(Controller):
-    @get("/")
-    async def home(self, executions: NamedDependency[ExecutionService]) -> Template:
-        return Template(
-            "home.html",
-            context={
-                "recent": await executions.recent(limit=10),
-                "definitions": executions.definitions.values(),
-            },
-        )
-
     @get("/workflows")
     async def workflows(self, executions: NamedDependency[ExecutionService]) -> Template:
         return Template("workflows.html", context={"definitions": executions.definitions.values()})
@@ -120,10 +110,6 @@ class PageController(Controller):
                 status_code=422,
             )  # fmt: skip
         return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
-
-    @get("/executions")
-    async def execution_list(self, executions: NamedDependency[ExecutionService]) -> Template:
-        return Template("executions.html", context={"recent": await executions.recent(limit=100)})
 
     @get("/executions/{execution_id:str}")
     async def execution(
