@@ -26,6 +26,7 @@ class RefusalKind(StrEnum):
     NOT_WAITING = "not_waiting"  # stale or duplicate: HTTP 409
     FORBIDDEN = "forbidden"  # identity or four-eyes: HTTP 403
     INCOMPLETE = "incomplete"  # missing confirmations, phrase or reason: HTTP 422
+    UNKNOWN_STEP = "unknown_step"  # no such step in the execution: HTTP 404
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from app.domain.templating import TemplateProblem, referenced_paths
 
 FIELD_TYPES = ("string", "email", "choice", "integer", "boolean")
 TEMPLATE_ROOTS = ("input", "steps", "execution")
+ON_TIMEOUT = ("expire", "reject")
 
 
 class DefinitionError(ValueError):
@@ -58,6 +59,7 @@ class StepDefinition:
     confirmations: list[Confirmation] = field(default_factory=list)
     typed_confirmation: str = ""
     approval_timeout_seconds: int = 1800
+    on_timeout: str = "expire"  # "expire" stops the execution as expired; "reject" rejects the step
     retry: RetryPolicySpec = field(default_factory=RetryPolicySpec)
     timeout_seconds: int = 60
     approvers_group: str = ""
@@ -153,6 +155,10 @@ def parse_definition(raw: Any, source: str, actions: Collection[str]) -> Workflo
                 raise fail(f"unknown mode {step.mode!r}", step_id)
             if step.default_mode not in PROMOTION_PATH[ImpactLevel(step.impact)]:
                 raise fail(f"mode {step.mode!r} is not on the {step.impact} path", step_id)
+        if step.on_timeout not in ON_TIMEOUT:
+            raise fail(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}", step_id)
+        if step.approval_timeout_seconds <= 0 or step.required_approvals < 1:
+            raise fail("approval_timeout_seconds and required_approvals must be positive", step_id)
         earlier = {s.id for s in steps}
         templates: list[tuple[Any, bool]] = [(step.params, False), (step.condition, True)]
         templates += [(c.condition, True) for c in confirmations if c.condition]

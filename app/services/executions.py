@@ -6,13 +6,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.tables import Execution
+from app.domain.approvals import RefusalKind
 from app.domain.definitions import WorkflowDefinition, normalise_input, validate_input
 from app.domain.identity import User
-from app.temporal.contracts import ExecutionInput, Timeline
+from app.temporal.contracts import DecisionInput, DecisionOutcome, ExecutionInput, Timeline
 from app.temporal.workflows import ExecutionWorkflow
 
 
@@ -32,6 +34,15 @@ class InvalidInput(ValueError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(errors.values()))
         self.errors = errors
+
+
+class DecisionRefused(Exception):
+    """The workflow refused a decision; `kind` says why (maps to 409, 403, 422 or 404)."""
+
+    def __init__(self, kind: RefusalKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
 
 
 @dataclass
@@ -75,6 +86,60 @@ class ExecutionService:
             raise
         except WorkflowQueryFailedError:
             raise UnknownExecution(execution_id) from None
+
+    async def decide(
+        self,
+        execution_id: str,
+        step_id: str,
+        user: User,
+        action: str,
+        *,
+        confirmations: list[str] | None = None,
+        typed_confirmation: str = "",
+        reason: str = "",
+        source: str = "web",
+    ) -> DecisionOutcome:
+        """Send a decision as the workflow's `decide` update; its validator's refusal (stale,
+        duplicate, unauthorised or incomplete) comes back as DecisionRefused."""
+        handle = self.client.get_workflow_handle(execution_id)
+        decision = DecisionInput(
+            step_id=step_id,
+            user_id=user.name,
+            action=action,
+            reason=reason.strip(),
+            confirmations=list(confirmations or []),
+            typed_confirmation=typed_confirmation,
+            source=source,
+            roles=sorted(user.roles),
+            groups=sorted(user.groups),
+        )
+        try:
+            return await handle.execute_update(ExecutionWorkflow.decide, decision)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            kinds = RefusalKind.__members__.values()
+            if isinstance(cause, ApplicationError) and cause.type and cause.type in kinds:
+                raise DecisionRefused(RefusalKind(cause.type), cause.message) from None
+            raise
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # Either no such execution, or it has finished: tell them apart for the message.
+                if await Execution.exists().where(Execution.execution_id == execution_id):
+                    raise DecisionRefused(
+                        RefusalKind.NOT_WAITING,
+                        f"execution {execution_id!r} has finished; nothing is waiting",
+                    ) from None
+                raise UnknownExecution(execution_id) from None
+            raise
+
+    async def cancel(self, execution_id: str) -> None:
+        handle = self.client.get_workflow_handle(execution_id)
+        try:
+            await handle.cancel()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise UnknownExecution(execution_id) from None
+            raise
 
     async def recent(self, limit: int = 50, workflow_id: str = "") -> list[dict[str, Any]]:
         query = Execution.select().order_by(Execution.started_at, ascending=False).limit(limit)

@@ -57,7 +57,7 @@ class FieldChange:
 
     @property
     def changed(self) -> bool:
-        return self.old != self.new
+        return bool(self.old != self.new)
 
 
 @dataclass

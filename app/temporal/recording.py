@@ -1,4 +1,5 @@
-"""Activities that write executions and step outcomes to PostgreSQL, idempotently."""
+"""Activities between the workflow and PostgreSQL: step modes in, executions, step outcomes and
+decisions out — every write idempotent, so a retried activity never writes twice."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from typing import Any
 
 from temporalio import activity
 
-from app.db.tables import Execution, StepRun
-from app.temporal.contracts import ExecutionFinished, ExecutionStarted, StepRunRecord
+from app.db.tables import ApprovalDecision, Execution, StepConfig, StepRun
+from app.domain.modes import DeploymentMode
+from app.temporal.contracts import (
+    DecisionRecord,
+    ExecutionFinished,
+    ExecutionStarted,
+    ModeLookup,
+    StepRunRecord,
+)
 
 
 def _ts(value: str) -> datetime | None:
@@ -45,6 +53,7 @@ async def record_step_run(rec: StepRunRecord) -> None:
         "started_at, ended_at, duration_ms, summary, error) "
         "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
         "ON CONFLICT (run_key) DO UPDATE SET status = EXCLUDED.status, mode = EXCLUDED.mode, "
+        "started_at = EXCLUDED.started_at, "
         "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, "
         "summary = EXCLUDED.summary, error = EXCLUDED.error",
         f"{rec.execution_id}/{rec.step_id}", rec.execution_id, rec.workflow_id, rec.step_id,
@@ -53,7 +62,40 @@ async def record_step_run(rec: StepRunRecord) -> None:
     )  # fmt: skip
 
 
+@activity.defn
+async def resolve_step_mode(lookup: ModeLookup) -> str:
+    """The step's current mode from step_configs (an admin's or a promotion's latest word);
+    the definition's default when the step has no configuration yet."""
+    row = (
+        await StepConfig.select(StepConfig.mode)
+        .where(
+            (StepConfig.workflow_id == lookup.workflow_id) & (StepConfig.step_id == lookup.step_id)
+        )
+        .first()
+    )
+    mode = row["mode"] if row else lookup.default_mode
+    if mode not in DeploymentMode.__members__.values():
+        activity.logger.warning("step %s has unknown mode %r; using its default", lookup, mode)
+        return lookup.default_mode
+    return str(mode)
+
+
+@activity.defn
+async def record_decision(rec: DecisionRecord) -> None:
+    await ApprovalDecision.raw(
+        "INSERT INTO decisions (decision_key, execution_id, workflow_id, step_id, user_id, "
+        "action, reason, confirmations, typed_confirmation, source, accepted, refusal, "
+        "decided_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, {}, {}, {}) "
+        "ON CONFLICT (decision_key) DO NOTHING",
+        rec.decision_key, rec.execution_id, rec.workflow_id, rec.step_id, rec.user_id,
+        rec.action, rec.reason, json.dumps(rec.confirmations), rec.typed_confirmation,
+        rec.source, rec.accepted, rec.refusal, _ts(rec.decided_at),
+    )  # fmt: skip
+
+
 RECORDING_ACTIVITIES: list[Callable[..., Any]] = [
+    resolve_step_mode,
+    record_decision,
     record_execution_started,
     record_execution_finished,
     record_step_run,

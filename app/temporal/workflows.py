@@ -1,7 +1,15 @@
-"""The one generic, deterministic workflow that interprets any workflow definition."""
+"""The one generic, deterministic workflow that interprets any workflow definition.
+
+Per step: condition → mode (read from PostgreSQL by an activity, so an admin's change reaches
+running executions) → for approval modes a preview and impact analysis, then a wait for
+decisions (the `decide` update with its validator, or the `approve_step` signal) → the action
+activity → the outcome recorded. The `timeline` query returns everything a page shows.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,41 +18,86 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from app.domain.approvals import (
+        ApprovalRequest,
+        Approver,
+        Decision,
+        DecisionAction,
+        Refusal,
+        RefusalKind,
+        approval_request,
+        approvals_complete,
+        refusal,
+    )
     from app.domain.definitions import StepDefinition
+    from app.domain.identity import DEMO_USERS
     from app.domain.modes import DeploymentMode
     from app.domain.templating import TemplateProblem, evaluate_condition, render_value
     from app.temporal.contracts import (
         WORKFLOW_TYPE,
         ActionInput,
         ActionResult,
+        ApprovalView,
+        DecisionInput,
+        DecisionOutcome,
+        DecisionRecord,
+        DecisionView,
         ExecutionFinished,
         ExecutionInput,
         ExecutionStarted,
+        ImpactWarning,
+        ModeLookup,
+        OperationPreview,
+        PreviewRequest,
         StepRunRecord,
         StepState,
         Timeline,
     )
+    from app.temporal.previews import build_preview
     from app.temporal.recording import (
+        record_decision,
         record_execution_finished,
         record_execution_started,
         record_step_run,
+        resolve_step_mode,
     )
 
-# Recording must survive a database outage: retry without limit, a little slower each time.
-_RECORDING_TIMEOUT = timedelta(seconds=30)
-_RECORDING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+# Records and mode lookups must survive a database outage: retry without limit, backing off.
+_DB_TIMEOUT = timedelta(seconds=30)
+_DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+# A preview that cannot be built must not block the approver forever: give up and say so.
+_PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
+
+SYSTEM_USER = "stepladder"
+
+
+@dataclass
+class _Waiting:
+    """The one step currently waiting for decisions."""
+
+    request: ApprovalRequest
+    state: StepState
+    approved_by: list[str] = field(default_factory=list)
+    verdict: str = ""  # "approved" | "rejected" once decided
+    decided_by: str = ""
+    reason: str = ""
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
 class ExecutionWorkflow:
     def __init__(self) -> None:
+        self._input: ExecutionInput | None = None
         self._timeline: Timeline | None = None
+        self._waiting: _Waiting | None = None
+        self._unrecorded: list[DecisionRecord] = []
+        self._decision_count = 0
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
+        self._input = inp
         definition = inp.definition
         now = workflow.now().isoformat()
-        self._timeline = Timeline(
+        timeline = self._timeline = Timeline(
             execution_id=inp.execution_id,
             workflow_id=definition.id,
             workflow_name=definition.name,
@@ -60,7 +113,7 @@ class ExecutionWorkflow:
                 for s in definition.steps
             ],
         )
-        await workflow.execute_activity(
+        await self._db(
             record_execution_started,
             ExecutionStarted(
                 execution_id=inp.execution_id,
@@ -71,8 +124,6 @@ class ExecutionWorkflow:
                 started_by=inp.started_by,
                 started_at=now,
             ),
-            start_to_close_timeout=_RECORDING_TIMEOUT,
-            retry_policy=_RECORDING_RETRY,
         )
         context: dict[str, Any] = {
             "input": inp.input,
@@ -80,22 +131,44 @@ class ExecutionWorkflow:
             "execution": {"id": inp.execution_id, "started_by": inp.started_by},
         }
         status, outcome = "completed", "All steps completed"
-        for step, state in zip(definition.steps, self._timeline.steps, strict=True):
-            ok = await self._run_step(inp, step, state, context)
-            if not ok and not step.continue_on_failure:
-                status, outcome = "failed", f"{step.name} failed: {state.error}"
+        try:
+            for step, state in zip(definition.steps, timeline.steps, strict=True):
+                result = await self._run_step(inp, step, state, context)
+                if result in ("completed", "skipped"):
+                    continue
+                if result == "failed":
+                    if step.continue_on_failure:
+                        continue
+                    status, outcome = "failed", f"{step.name} failed: {state.error}"
+                else:  # rejected or expired
+                    status, outcome = (
+                        result,
+                        f"{step.name} {state.summary[:1].lower()}{state.summary[1:]}",
+                    )
                 break
+        except asyncio.CancelledError:
+            # Cancelled from the API or `temporal workflow cancel`: record it, then end as cancelled.
+            self._waiting = None
+            for state in timeline.steps:
+                if state.status in ("preparing", "waiting_approval", "approved", "running"):
+                    self._finish_step(state, "cancelled", summary="Execution cancelled")
+                    await self._record(inp, state)
+            await self._finish(inp, "cancelled", "Execution cancelled")
+            raise
+        await self._finish(inp, status, outcome)
+        return status
+
+    async def _finish(self, inp: ExecutionInput, status: str, outcome: str) -> None:
+        assert self._timeline is not None
         self._timeline.status = status
         self._timeline.outcome = outcome
         self._timeline.ended_at = workflow.now().isoformat()
         self._bump()
-        await workflow.execute_activity(
+        await self._flush_decisions()
+        await self._db(
             record_execution_finished,
             ExecutionFinished(inp.execution_id, status, outcome, self._timeline.ended_at),
-            start_to_close_timeout=_RECORDING_TIMEOUT,
-            retry_policy=_RECORDING_RETRY,
         )
-        return status
 
     async def _run_step(
         self,
@@ -103,28 +176,38 @@ class ExecutionWorkflow:
         step: StepDefinition,
         state: StepState,
         context: dict[str, Any],
-    ) -> bool:
-        """Run one step; False when it failed."""
+    ) -> str:
+        """Run one step; returns its final status (completed, skipped, failed, rejected, expired)."""
         try:
             if step.condition and not evaluate_condition(step.condition, context):
-                state.status = "skipped"
-                state.summary = f"Skipped: {step.condition} is false"
-                self._bump()
-                return True
+                self._finish_step(state, "skipped", summary=f"Skipped: {step.condition} is false")
+                await self._record(inp, state)
+                return "skipped"
             params = render_value(step.params, context)
         except TemplateProblem as exc:
             self._finish_step(state, "failed", error=str(exc))
             await self._record(inp, state)
-            return False
-        # Modes and approvals arrive with the step engine; until then every step runs itself.
-        state.mode = DeploymentMode.ALWAYS_AUTO.value
+            return "failed"
+
+        state.mode = await self._db(
+            resolve_step_mode,
+            ModeLookup(inp.definition.id, step.id, step.default_mode.value),
+            result_type=str,
+        )
+        self._bump()
+        if DeploymentMode(state.mode).needs_approval:
+            verdict = await self._await_decisions(inp, step, state, params, context)
+            if verdict != "approved":
+                await self._record(inp, state)
+                return verdict
+
         state.status = "running"
         state.started_at = workflow.now().isoformat()
         self._bump()
         try:
             result = await workflow.execute_activity(
                 step.action,
-                ActionInput(execution_id=inp.execution_id, step_id=step.id, params=params),
+                ActionInput(inp.execution_id, step.id, params, workflow_id=inp.definition.id),
                 result_type=ActionResult,
                 start_to_close_timeout=timedelta(seconds=step.timeout_seconds),
                 retry_policy=RetryPolicy(
@@ -138,12 +221,227 @@ class ExecutionWorkflow:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             self._finish_step(state, "failed", error=message)
             await self._record(inp, state)
-            return False
+            return "failed"
         context["steps"][step.id] = {"result": result.data, "summary": result.summary}
         state.result = result.data
         self._finish_step(state, "completed", summary=result.summary)
         await self._record(inp, state)
-        return True
+        return "completed"
+
+    async def _await_decisions(
+        self,
+        inp: ExecutionInput,
+        step: StepDefinition,
+        state: StepState,
+        params: dict[str, Any],
+        context: dict[str, Any],
+    ) -> str:
+        """Preview, then wait for decisions until approved, rejected or timed out."""
+        state.status = "preparing"
+        self._bump()
+        state.preview = await self._preview(inp, step, params)
+        request = approval_request(step, context, inp.started_by)
+        since = workflow.now()
+        deadline = since + timedelta(seconds=step.approval_timeout_seconds)
+        state.approval = ApprovalView(
+            confirmations=request.confirmations,
+            typed_phrase=request.typed_phrase,
+            required_approvals=request.required_approvals,
+            approvers_group=request.approvers_group,
+            four_eyes=request.four_eyes,
+            started_by=request.started_by,
+            waiting_since=since.isoformat(),
+            expires_at=deadline.isoformat(),
+        )
+        waiting = self._waiting = _Waiting(request=request, state=state)
+        state.status = "waiting_approval"
+        self._bump()
+        await self._record(inp, state)
+        while not waiting.verdict:
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                break
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(waiting.verdict or self._unrecorded), timeout=remaining
+                )
+            except TimeoutError:
+                break
+            await self._flush_decisions()
+        self._waiting = None  # from here on every decision is refused as "not waiting"
+        await self._flush_decisions()
+
+        if not waiting.verdict:
+            minutes = step.approval_timeout_seconds / 60
+            why = f"No decision within {minutes:g} minute{'s' if minutes != 1 else ''}"
+            if step.on_timeout == "reject":
+                waiting.verdict, waiting.decided_by, waiting.reason = "rejected", SYSTEM_USER, why
+            else:
+                self._finish_step(state, "expired", summary=f"Expired: {why.lower()}")
+                return "expired"
+        if waiting.verdict == "rejected":
+            self._finish_step(
+                state, "rejected", summary=f"Rejected by {waiting.decided_by}: {waiting.reason}"
+            )
+            return "rejected"
+        return "approved"
+
+    async def _preview(
+        self, inp: ExecutionInput, step: StepDefinition, params: dict[str, Any]
+    ) -> OperationPreview:
+        request = PreviewRequest(
+            execution_id=inp.execution_id,
+            workflow_id=inp.definition.id,
+            step_id=step.id,
+            action=step.action,
+            impact=step.impact,
+            environment=step.environment,
+            params=params,
+        )
+        try:
+            return await workflow.execute_activity(
+                build_preview, request, start_to_close_timeout=_DB_TIMEOUT,
+                retry_policy=_PREVIEW_RETRY,
+            )  # fmt: skip
+        except ActivityError as exc:
+            # Still ask for a decision, but say plainly that the approver decides blind.
+            return OperationPreview(
+                operation=step.action.upper(),
+                target=step.action,
+                environment=step.environment,
+                summary="Preview unavailable",
+                impact=[
+                    ImpactWarning("critical", f"Preview could not be built: {exc.cause or exc}")
+                ],
+            )
+
+    # --- decisions: the update (with validator) and the signal share one rule set --------------
+
+    @workflow.update
+    def decide(self, decision: DecisionInput) -> DecisionOutcome:
+        refused = self._refusal(decision)
+        if refused:  # the validator ran in the same task; this only guards against misuse
+            raise ApplicationError(refused.message, type=refused.kind.value, non_retryable=True)
+        return self._accept(decision)
+
+    @decide.validator
+    def validate_decision(self, decision: DecisionInput) -> None:
+        refused = self._refusal(decision)
+        if refused:
+            # Refused here, the decision never enters history; the caller gets kind + message.
+            raise ApplicationError(refused.message, type=refused.kind.value, non_retryable=True)
+
+    @workflow.signal
+    def approve_step(self, decision: DecisionInput) -> None:
+        """The same decision as a signal (`temporal workflow signal --name approve_step`)."""
+        refused = self._refusal(decision)
+        if refused is None:
+            self._accept(decision)
+            return
+        workflow.logger.warning("approve_step signal ignored: %s", refused.message)
+        target = self._step_state(decision.step_id) or (
+            self._waiting.state if self._waiting else None
+        )
+        if target is not None:
+            target.ignored_signals.append(
+                f"{workflow.now().isoformat()} · {decision.user_id or 'unknown user'} "
+                f"({decision.action or 'no action'}): {refused.message}"
+            )
+            self._queue_record(decision, accepted=False, refusal=refused.message)
+            self._bump()
+
+    def _refusal(self, d: DecisionInput) -> Refusal | None:
+        state = self._step_state(d.step_id)
+        if state is None:
+            return Refusal(RefusalKind.UNKNOWN_STEP, f"no step {d.step_id!r} in this execution")
+        waiting = self._waiting
+        if waiting is None or waiting.state is not state or waiting.verdict:
+            status = state.status.replace("_", " ")
+            return Refusal(
+                RefusalKind.NOT_WAITING,
+                f"step {d.step_id!r} is not waiting for approval (it is {status})",
+            )
+        approver = _approver(d)
+        if approver is None:
+            return Refusal(
+                RefusalKind.FORBIDDEN,
+                f"unknown user {d.user_id!r}: name a known user or send their roles",
+            )
+        decision = Decision(
+            step_id=d.step_id,
+            user_id=d.user_id,
+            action=d.action,
+            reason=d.reason,
+            confirmations=list(d.confirmations),
+            typed_confirmation=d.typed_confirmation,
+            source=d.source,
+        )
+        return refusal(waiting.request, decision, approver, waiting.approved_by)
+
+    def _accept(self, d: DecisionInput) -> DecisionOutcome:
+        waiting = self._waiting
+        assert waiting is not None
+        state = waiting.state
+        state.decisions.append(
+            DecisionView(
+                user_id=d.user_id,
+                action=d.action,
+                decided_at=workflow.now().isoformat(),
+                source=d.source,
+                reason=d.reason,
+                confirmations=list(d.confirmations),
+                typed_confirmation=d.typed_confirmation,
+            )
+        )
+        self._queue_record(d, accepted=True)
+        if d.action == DecisionAction.REJECTED:
+            waiting.verdict, waiting.decided_by, waiting.reason = "rejected", d.user_id, d.reason
+            state.status = "rejected"
+        else:
+            waiting.approved_by.append(d.user_id)
+            if approvals_complete(waiting.request, waiting.approved_by):
+                waiting.verdict, waiting.decided_by = "approved", d.user_id
+                state.status = "approved"
+        self._bump()
+        return DecisionOutcome(
+            step_id=state.id,
+            step_status=state.status,
+            approvals=len(waiting.approved_by),
+            required_approvals=waiting.request.required_approvals,
+        )
+
+    def _queue_record(self, d: DecisionInput, *, accepted: bool, refusal: str = "") -> None:
+        assert self._input is not None
+        self._decision_count += 1
+        self._unrecorded.append(
+            DecisionRecord(
+                decision_key=f"{self._input.execution_id}/{d.step_id}/{self._decision_count}",
+                execution_id=self._input.execution_id,
+                workflow_id=self._input.definition.id,
+                step_id=d.step_id,
+                user_id=d.user_id,
+                action=d.action,
+                reason=d.reason,
+                confirmations=list(d.confirmations),
+                typed_confirmation=d.typed_confirmation,
+                source=d.source,
+                decided_at=workflow.now().isoformat(),
+                accepted=accepted,
+                refusal=refusal,
+            )
+        )
+
+    async def _flush_decisions(self) -> None:
+        while self._unrecorded:
+            await self._db(record_decision, self._unrecorded[0])
+            self._unrecorded.pop(0)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _step_state(self, step_id: str) -> StepState | None:
+        if self._timeline is None:
+            return None
+        return next((s for s in self._timeline.steps if s.id == step_id), None)
 
     def _finish_step(
         self, state: StepState, status: str, summary: str = "", error: str = ""
@@ -159,7 +457,8 @@ class ExecutionWorkflow:
         self._bump()
 
     async def _record(self, inp: ExecutionInput, state: StepState) -> None:
-        await workflow.execute_activity(
+        await self._flush_decisions()
+        await self._db(
             record_step_run,
             StepRunRecord(
                 execution_id=inp.execution_id,
@@ -173,9 +472,13 @@ class ExecutionWorkflow:
                 summary=state.summary,
                 error=state.error,
             ),
-            start_to_close_timeout=_RECORDING_TIMEOUT,
-            retry_policy=_RECORDING_RETRY,
         )
+
+    async def _db(self, activity: Any, arg: Any, result_type: type | None = None) -> Any:
+        return await workflow.execute_activity(
+            activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY,
+            result_type=result_type,
+        )  # fmt: skip
 
     def _bump(self) -> None:
         assert self._timeline is not None
@@ -186,3 +489,14 @@ class ExecutionWorkflow:
         if self._timeline is None:
             raise ApplicationError("execution has not started yet")
         return self._timeline
+
+
+def _approver(d: DecisionInput) -> Approver | None:
+    """Who decides: the web layer sends the signed-in user's roles; a signal from a shell names a
+    user, whose roles come from the known users unless the signal carries them."""
+    if d.roles is not None:
+        return Approver(d.user_id, frozenset(d.roles), frozenset(d.groups or ()))
+    known = DEMO_USERS.get(d.user_id)
+    if known is None:
+        return None
+    return Approver(known.name, frozenset(known.roles), frozenset(known.groups))

@@ -1,0 +1,125 @@
+"""Operation previews and impact analysis, built in an activity before a step waits (SPEC §2).
+
+Each action may have a preview builder that reads the real current state (e.g. the CRM row an
+update would change), so the approver sees old → new; other actions get a generic preview of
+their params.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import activity
+
+from app.db.tables import DemoBillingAccount, DemoContact
+from app.domain.modes import ImpactLevel
+from app.temporal.contracts import FieldChange, ImpactWarning, OperationPreview, PreviewRequest
+
+PreviewBuilder = Callable[[PreviewRequest], Awaitable[OperationPreview]]
+CREDIT_LIMIT_WARNING_ABOVE = 1000
+
+
+def money(value: Any) -> str:
+    return f"${int(value):,}"
+
+
+def general_warnings(req: PreviewRequest) -> list[ImpactWarning]:
+    """Warnings every step gets from where it runs and what it may touch."""
+    warnings = []
+    if req.environment.lower() == "production":
+        warnings.append(ImpactWarning("critical", "Execute in PRODUCTION environment"))
+    if req.impact == ImpactLevel.CRITICAL:
+        warnings.append(ImpactWarning("critical", "Critical step: changes money or deletes data"))
+    return warnings
+
+
+def credit_warning(credit_limit: Any) -> list[ImpactWarning]:
+    severity = "warning" if int(credit_limit) > CREDIT_LIMIT_WARNING_ABOVE else "info"
+    return [ImpactWarning(severity, f"Setting credit limit to {money(credit_limit)}")]
+
+
+async def preview_crm_record(req: PreviewRequest) -> OperationPreview:
+    p = req.params
+    email = str(p["email"]).lower()
+    new = {"name": p["name"], "email": email, "tier": p["tier"],
+           "credit_limit": int(p.get("credit_limit", 0))}  # fmt: skip
+    current = (
+        await DemoContact.select(
+            DemoContact.name, DemoContact.email, DemoContact.tier, DemoContact.credit_limit
+        )
+        .where(DemoContact.email == email)
+        .first()
+    )
+    if current is None:
+        fields = [FieldChange(name, value) for name, value in new.items()]
+        operation, what = "CREATE", "Creates a customer record"
+    else:
+        fields = [FieldChange(name, value, current[name]) for name, value in new.items()]
+        operation = "UPDATE"
+        what = f"Updates the existing customer record for {email}"
+    return OperationPreview(
+        operation=operation,
+        target="crm.contacts",
+        environment=req.environment,
+        summary=f"{operation} crm.contacts {email}",
+        fields=fields,
+        impact=[*general_warnings(req), ImpactWarning("warning", what),
+                *credit_warning(new["credit_limit"])],
+    )  # fmt: skip
+
+
+async def preview_billing_account(req: PreviewRequest) -> OperationPreview:
+    p = req.params
+    email = str(p["email"]).lower()
+    existing = await DemoBillingAccount.count().where(DemoBillingAccount.contact_email == email)
+    impact = [*general_warnings(req), *credit_warning(p.get("credit_limit", 0))]
+    if existing:
+        impact.append(
+            ImpactWarning("warning", f"{email} already has {existing} billing account(s)")
+        )
+    return OperationPreview(
+        operation="CREATE",
+        target="billing.accounts",
+        environment=req.environment,
+        summary=f"CREATE billing.accounts for {email}",
+        fields=[FieldChange("contact_email", email), FieldChange("tier", p["tier"]),
+                FieldChange("credit_limit", int(p.get("credit_limit", 0)))],
+        impact=impact,
+    )  # fmt: skip
+
+
+async def preview_email(req: PreviewRequest) -> OperationPreview:
+    p = req.params
+    return OperationPreview(
+        operation="SEND",
+        target="email.outbox",
+        environment=req.environment,
+        summary=f"SEND email to {p['to']}",
+        fields=[FieldChange(name, p.get(name, "")) for name in ("to", "subject", "body")],
+        impact=[*general_warnings(req), ImpactWarning("info", f"Sends an email to {p['to']}")],
+    )
+
+
+async def preview_generic(req: PreviewRequest) -> OperationPreview:
+    return OperationPreview(
+        operation=req.action.upper(),
+        target=req.action,
+        environment=req.environment,
+        summary=f"Run {req.action} with {len(req.params)} parameter(s)",
+        fields=[FieldChange(name, value) for name, value in req.params.items()],
+        impact=general_warnings(req),
+    )
+
+
+PREVIEW_BUILDERS: dict[str, PreviewBuilder] = {
+    "create_crm_record": preview_crm_record,
+    "setup_billing_account": preview_billing_account,
+    "send_email": preview_email,
+}
+
+
+@activity.defn
+async def build_preview(req: PreviewRequest) -> OperationPreview:
+    builder = PREVIEW_BUILDERS.get(req.action, preview_generic)
+    return await builder(req)
