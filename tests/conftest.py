@@ -22,10 +22,13 @@ from temporalio.worker import Worker
 from app.db.engine import bind_tables, migrate
 from app.db.tables import TABLES
 from app.devstack import EmbeddedPostgres
+from app.services.executions import ExecutionService
+from app.services.step_configs import seed_step_configs
 from app.settings import REPO_ROOT, Settings
 from app.temporal.worker import build_worker
 from app.web.app import create_app
 from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
+from tests.helpers import DEFINITIONS
 
 # One database per test session, so two sessions (a developer's and a helper's) never collide.
 pytest_plugins = ["tests.browser"]
@@ -131,6 +134,15 @@ async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: Litestar, worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def engine(
+    temporal_client: Client, settings: Settings, worker: Worker, database_url: str
+) -> ExecutionService:
+    """The execution service on the session worker, step configurations seeded (defaults)."""
+    await seed_step_configs(DEFINITIONS.values())
+    return ExecutionService(temporal_client, DEFINITIONS, settings.task_queue)
 
 
 def signed_in(client: httpx.AsyncClient, settings: Settings, user: str) -> httpx.AsyncClient:

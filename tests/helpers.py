@@ -1,4 +1,5 @@
-"""Waiting on real state (never on sleeps) for tests that drive real executions."""
+"""Waiting on real state (never on sleeps) for tests that drive real executions, and the demo
+data those tests share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from app.domain.definitions import load_definitions
+from app.services.executions import ExecutionService
+from app.settings import REPO_ROOT
+from app.temporal.actions import ACTION_NAMES
+from app.temporal.contracts import Timeline
 
 T = TypeVar("T")
 
@@ -25,3 +32,23 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
         await asyncio.sleep(interval)
+
+
+DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
+PREMIUM = {"name": "John Doe", "email": "john@example.com", "tier": "premium"}
+CRM_CONFIRMATIONS = [
+    "I have reviewed the customer data",
+    "I confirm this is for PRODUCTION",
+    "I have approval for credit limit >$1,000",
+]
+
+
+async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) -> Timeline:
+    def is_waiting(t: Timeline) -> bool:
+        return any(s.id == step_id and s.status == "waiting_approval" for s in t.steps)
+
+    return await eventually(lambda: engine.timeline(execution_id), is_waiting)
+
+
+async def finished(engine: ExecutionService, execution_id: str) -> Timeline:
+    return await eventually(lambda: engine.timeline(execution_id), lambda t: t.finished)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from app.db.tables import (
     ApprovalDecision,
@@ -21,49 +21,26 @@ from app.db.tables import (
     StepRun,
 )
 from app.domain.approvals import RefusalKind
-from app.domain.definitions import load_definitions
 from app.domain.identity import DEMO_USERS
 from app.services.executions import DecisionRefused, ExecutionService
-from app.services.step_configs import seed_step_configs
-from app.settings import REPO_ROOT, Settings
-from app.temporal.actions import ACTION_NAMES
-from app.temporal.contracts import Timeline
-from tests.helpers import eventually
+from app.temporal.contracts import StepState, Timeline
+from tests.helpers import (
+    CRM_CONFIRMATIONS,
+    DEFINITIONS,
+    PREMIUM,
+    eventually,
+    finished,
+    waiting_at,
+)
 
-DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
-PREMIUM = {"name": "John Doe", "email": "john@example.com", "tier": "premium"}
-CRM_CONFIRMATIONS = [
-    "I have reviewed the customer data",
-    "I confirm this is for PRODUCTION",
-    "I have approval for credit limit >$1,000",
-]
 BOB, CAROL, VERA = DEMO_USERS["bob"], DEMO_USERS["carol"], DEMO_USERS["vera"]
 
 
-@pytest.fixture
-async def engine(
-    temporal_client: Client, settings: Settings, worker: Worker, database_url: str
-) -> ExecutionService:
-    await seed_step_configs(DEFINITIONS.values())
-    return ExecutionService(temporal_client, DEFINITIONS, settings.task_queue)
-
-
-async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) -> Timeline:
-    def is_waiting(t: Timeline) -> bool:
-        return any(s.id == step_id and s.status == "waiting_approval" for s in t.steps)
-
-    return await eventually(lambda: engine.timeline(execution_id), is_waiting)
-
-
-async def finished(engine: ExecutionService, execution_id: str) -> Timeline:
-    return await eventually(lambda: engine.timeline(execution_id), lambda t: t.finished)
-
-
-def step(timeline: Timeline, step_id: str):  # type: ignore[no-untyped-def]
+def step(timeline: Timeline, step_id: str) -> StepState:
     return next(s for s in timeline.steps if s.id == step_id)
 
 
-async def refused(coro) -> DecisionRefused:  # type: ignore[no-untyped-def]
+async def refused(coro: Awaitable[object]) -> DecisionRefused:
     with pytest.raises(DecisionRefused) as caught:
         await coro
     return caught.value

@@ -1,0 +1,102 @@
+"""Determinism guard: recorded workflow histories replay through Temporal's Replayer against
+the current workflow code, so a non-deterministic change fails the suite.
+
+tests/histories/*.json were recorded from real executions (approve, reject, signal, mode switch,
+cancel). After an intentional, versioned change to the workflow, re-record them with
+`STEPLADDER_RECORD_HISTORIES=1 python -m pytest tests/test_replay.py` and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from app.db.tables import StepConfig
+from app.domain.identity import DEMO_USERS
+from app.services.executions import DecisionRefused, ExecutionService
+from app.temporal.worker import workflow_runner
+from app.temporal.workflows import ExecutionWorkflow
+from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORD = os.environ.get("STEPLADDER_RECORD_HISTORIES") == "1"
+BOB, CAROL = DEMO_USERS["bob"], DEMO_USERS["carol"]
+
+
+def load_history(path: Path) -> WorkflowHistory:
+    recorded = json.loads(path.read_text())
+    return WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[ExecutionWorkflow], workflow_runner=workflow_runner())
+
+
+async def approved_journey(engine: ExecutionService) -> str:
+    execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    with pytest.raises(DecisionRefused):  # refused by the validator: stays out of history
+        await engine.decide(execution_id, "create_crm_record", CAROL, "approved",
+                            confirmations=CRM_CONFIRMATIONS[:1])  # fmt: skip
+    await engine.decide(execution_id, "create_crm_record", BOB, "approved",
+                        confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    await engine.decide(execution_id, "setup_billing_account", CAROL, "approved",
+                        typed_confirmation="CONFIRM BILLING")  # fmt: skip
+    return execution_id
+
+
+async def rejected_after_mode_switch(engine: ExecutionService) -> str:
+    await StepConfig.update({StepConfig.mode: "always_auto"}).where(
+        StepConfig.step_id == "create_crm_record"
+    )
+    execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    await engine.decide(execution_id, "setup_billing_account", CAROL, "rejected",
+                        reason="Credit limit too high")  # fmt: skip
+    return execution_id
+
+
+async def cancelled_while_waiting(engine: ExecutionService) -> str:
+    execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await engine.cancel(execution_id)
+    return execution_id
+
+
+SCENARIOS = {
+    "approved_journey": approved_journey,
+    "rejected_after_mode_switch": rejected_after_mode_switch,
+    "cancelled_while_waiting": cancelled_while_waiting,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_a_fresh_history_replays_deterministically(
+    name: str, engine: ExecutionService, temporal_client: Client
+) -> None:
+    execution_id = await SCENARIOS[name](engine)
+    await finished(engine, execution_id)
+    history = await temporal_client.get_workflow_handle(execution_id).fetch_history()
+    await replayer().replay_workflow(history)
+    if RECORD:
+        (HISTORIES / f"{name}.json").write_text(
+            json.dumps({"workflow_id": execution_id, "history": json.loads(history.to_json())},
+                       indent=1) + "\n"
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_recorded_histories_replay_against_the_current_workflow(path: Path) -> None:
+    history = load_history(path)
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+def test_every_scenario_has_a_recorded_history() -> None:
+    assert sorted(p.stem for p in HISTORIES.glob("*.json")) == sorted(SCENARIOS)

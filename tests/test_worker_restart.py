@@ -1,0 +1,74 @@
+"""Durability: kill the worker process (SIGKILL) while a step waits, start a new one, approve —
+the execution completes and nothing is written twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from temporalio.client import Client
+
+from app.db.tables import (
+    ApprovalDecision,
+    DemoBillingAccount,
+    DemoContact,
+    DemoOutboxMessage,
+    StepRun,
+)
+from app.domain.identity import DEMO_USERS
+from app.services.executions import ExecutionService
+from app.services.step_configs import seed_step_configs
+from app.settings import Settings
+from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, finished, waiting_at
+
+STEPLADDER = Path(sys.executable).parent / "stepladder"
+
+
+@contextmanager
+def worker_process(settings: Settings, queue: str) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url,
+           "TEMPORAL_ADDRESS": settings.temporal_address, "TEMPORAL_TASK_QUEUE": queue}  # fmt: skip
+    process = subprocess.Popen([str(STEPLADDER), "worker"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+
+
+async def test_a_new_worker_picks_up_a_waiting_execution_and_completes_it_exactly_once(
+    temporal_client: Client, settings: Settings, database_url: str
+) -> None:
+    await seed_step_configs(DEFINITIONS.values())
+    queue = f"restart-{uuid.uuid4().hex[:8]}"
+    engine = ExecutionService(temporal_client, DEFINITIONS, queue)
+
+    with worker_process(settings, queue) as first:
+        execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+        await waiting_at(engine, execution_id, "create_crm_record")
+        first.send_signal(signal.SIGKILL)  # no graceful shutdown: the process just dies
+        assert first.wait(timeout=10) == -signal.SIGKILL
+
+    with worker_process(settings, queue):
+        # The new worker replays the history to rebuild the waiting state, then takes decisions.
+        await engine.decide(execution_id, "create_crm_record", DEMO_USERS["bob"], "approved",
+                            confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+        await waiting_at(engine, execution_id, "setup_billing_account")
+        await engine.decide(execution_id, "setup_billing_account", DEMO_USERS["carol"],
+                            "approved", typed_confirmation="CONFIRM BILLING")  # fmt: skip
+        timeline = await finished(engine, execution_id)
+
+    assert timeline.status == "completed"
+    assert await DemoContact.count() == 1
+    assert await DemoBillingAccount.count() == 1
+    assert await DemoOutboxMessage.count() == 1
+    assert await StepRun.count().where(StepRun.execution_id == execution_id) == 5
+    assert await ApprovalDecision.count().where(ApprovalDecision.execution_id == execution_id) == 2
