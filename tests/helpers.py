@@ -8,8 +8,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from app.domain.definitions import load_definitions
+from app.db.tables import StepConfig
+from app.domain.definitions import WorkflowDefinition, load_definitions
+from app.domain.modes import PROMOTION_PATH, ImpactLevel
 from app.services.executions import ExecutionService
+from app.services.step_configs import seed_step_configs
 from app.settings import REPO_ROOT
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import Timeline
@@ -52,3 +55,14 @@ async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) 
 
 async def finished(engine: ExecutionService, execution_id: str) -> Timeline:
     return await eventually(lambda: engine.timeline(execution_id), lambda t: t.finished)
+
+
+async def automate_every_step(definition: WorkflowDefinition) -> None:
+    """Every step at the most automatic mode its impact allows (critical: auto_monitored), so
+    tests about other things run without approvals."""
+    await seed_step_configs([definition])
+    for s in definition.steps:
+        ceiling = PROMOTION_PATH[ImpactLevel(s.impact)][-1]
+        await StepConfig.update({StepConfig.mode: ceiling.value}).where(
+            (StepConfig.workflow_id == definition.id) & (StepConfig.step_id == s.id)
+        )

@@ -9,11 +9,13 @@ from temporalio.worker import Worker
 
 from app.db.tables import DemoContact
 from tests.browser import sign_in
+from tests.helpers import DEFINITIONS, automate_every_step
 
 
 async def test_start_from_the_form_and_watch_it_finish(
     browser: Browser, web_server: str, worker: Worker, database_url: str
 ) -> None:
+    await automate_every_step(DEFINITIONS["customer_onboarding"])  # no approvals in this one
     page = await sign_in(browser, web_server, "Bob Approver")
     await page.get_by_role("link", name="Workflows").click()
     await page.get_by_role("link", name="Customer Onboarding").click()

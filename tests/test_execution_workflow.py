@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -13,8 +14,15 @@ from app.settings import REPO_ROOT, Settings
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import ExecutionInput
 from app.temporal.workflows import ExecutionWorkflow
+from tests.helpers import automate_every_step
 
 ONBOARDING = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)["customer_onboarding"]
+
+
+@pytest.fixture(autouse=True)
+async def no_approvals(database_url: str) -> None:
+    # These tests are about running steps; approvals are tests/test_step_engine.py's subject.
+    await automate_every_step(ONBOARDING)
 
 
 async def run_onboarding(

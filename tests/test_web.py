@@ -11,7 +11,7 @@ import httpx
 from app.settings import Settings
 from app.web.app import create_app
 from tests.conftest import api_headers, http_client, signed_in
-from tests.helpers import eventually
+from tests.helpers import DEFINITIONS, automate_every_step, eventually
 
 HTML = {"accept": "text/html"}
 JOHN = {"name": "John Doe", "email": "john@example.com", "tier": "premium"}
@@ -96,6 +96,7 @@ async def start_from_form(
 async def test_form_start_redirects_to_a_timeline_that_reaches_completed(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
+    await automate_every_step(DEFINITIONS["customer_onboarding"])
     response = await start_from_form(client, settings, "bob", JOHN)
     assert response.status_code == 303
     location = response.headers["location"]
@@ -149,6 +150,7 @@ async def test_unknown_execution_page_is_a_helpful_404(
 async def test_api_start_with_the_spec_body_and_read_the_timeline(
     client: httpx.AsyncClient,
 ) -> None:
+    await automate_every_step(DEFINITIONS["customer_onboarding"])
     response = await client.post(
         "/api/workflows/executions/start",
         json={"workflow_id": "customer_onboarding", "workflow_data": JOHN},

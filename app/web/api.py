@@ -7,11 +7,18 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import JSONBody
 
 from app.domain.identity import Role, User
-from app.services.executions import ExecutionService, InvalidInput, UnknownExecution
+from app.services.executions import (
+    DecisionRefused,
+    ExecutionService,
+    InvalidInput,
+    UnknownExecution,
+)
+from app.temporal.contracts import DecisionOutcome
+from app.web.decisions import REFUSAL_STATUS, nudge_live
 from app.web.identity import require
 
 
@@ -27,6 +34,29 @@ class StartExecutionResponse:
     workflow_id: str
     status: str
     timeline_url: str
+
+
+@dataclass
+class ApproveRequest:
+    """Every confirmation label the step asks for, and its typed phrase for critical steps."""
+
+    confirmations: list[str] = field(default_factory=list)
+    typed_confirmation: str = ""
+    reason: str = ""
+
+
+@dataclass
+class RejectRequest:
+    reason: str
+
+
+@dataclass
+class DecisionResponse:
+    execution_id: str
+    step_id: str
+    step_status: str
+    approvals: int
+    required_approvals: int
 
 
 class ExecutionApi(Controller):
@@ -68,10 +98,87 @@ class ExecutionApi(Controller):
 
     @get("/executions/{execution_id:str}")
     async def get_execution(
-        self, execution_id: str, executions: ExecutionService
+        self, execution_id: str, executions: NamedDependency[ExecutionService]
     ) -> dict[str, Any]:
         """The execution's live timeline, read from its Temporal workflow."""
         try:
             return asdict(await executions.timeline(execution_id))
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
+
+    @post("/executions/{execution_id:str}/steps/{step_id:str}/approve", status_code=200)
+    async def approve_step(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        step_id: str,
+        data: JSONBody[ApproveRequest],
+        executions: NamedDependency[ExecutionService],
+    ) -> DecisionResponse:
+        """Approve a waiting step. 409 when it is not waiting (stale or duplicate), 403 without
+        the approver role or for the starter of a critical step, 422 when a confirmation or the
+        typed phrase is missing."""
+        return await _decide(
+            request, executions, request.user, execution_id, step_id, "approved",
+            confirmations=data.confirmations, typed_confirmation=data.typed_confirmation,
+            reason=data.reason,
+        )  # fmt: skip
+
+    @post("/executions/{execution_id:str}/steps/{step_id:str}/reject", status_code=200)
+    async def reject_step(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        step_id: str,
+        data: JSONBody[RejectRequest],
+        executions: NamedDependency[ExecutionService],
+    ) -> DecisionResponse:
+        """Reject a waiting step with a reason; the execution stops and writes nothing more."""
+        return await _decide(
+            request, executions, request.user, execution_id, step_id, "rejected", reason=data.reason
+        )
+
+    @post("/executions/{execution_id:str}/cancel", status_code=202)
+    async def cancel_execution(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        executions: NamedDependency[ExecutionService],
+    ) -> dict[str, str]:
+        """Ask the execution to stop; a waiting or running step ends as cancelled."""
+        require(request.user, Role.APPROVER, "Cancelling an execution")
+        try:
+            await executions.cancel(execution_id)
+        except UnknownExecution as exc:
+            raise NotFoundException(str(exc)) from None
+        nudge_live(request, execution_id)
+        return {"execution_id": execution_id, "status": "cancelling"}
+
+
+async def _decide(
+    request: Request[User, str, Any],
+    executions: ExecutionService,
+    user: User,
+    execution_id: str,
+    step_id: str,
+    action: str,
+    **details: Any,
+) -> DecisionResponse:
+    try:
+        outcome: DecisionOutcome = await executions.decide(
+            execution_id, step_id, user, action, source="api", **details
+        )
+    except UnknownExecution as exc:
+        raise NotFoundException(str(exc)) from None
+    except DecisionRefused as exc:
+        raise HTTPException(
+            status_code=REFUSAL_STATUS[exc.kind], detail=exc.message, extra={"kind": exc.kind.value}
+        ) from None
+    nudge_live(request, execution_id)
+    return DecisionResponse(
+        execution_id=execution_id,
+        step_id=step_id,
+        step_status=outcome.step_status,
+        approvals=outcome.approvals,
+        required_approvals=outcome.required_approvals,
+    )

@@ -14,8 +14,14 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from app.domain.identity import DEMO_USERS, Role, User
-from app.services.executions import ExecutionService, InvalidInput, UnknownExecution
+from app.services.executions import (
+    DecisionRefused,
+    ExecutionService,
+    InvalidInput,
+    UnknownExecution,
+)
 from app.settings import Settings
+from app.web.decisions import REFUSAL_STATUS, nudge_live
 from app.web.identity import SESSION_COOKIE, require, sign
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -113,7 +119,10 @@ class PageController(Controller):
 
     @get("/executions/{execution_id:str}")
     async def execution(
-        self, request: Request[User, str, Any], execution_id: str, executions: ExecutionService
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        executions: NamedDependency[ExecutionService],
     ) -> Template:
         try:
             timeline = await executions.timeline(execution_id)
@@ -121,6 +130,65 @@ class PageController(Controller):
             raise NotFoundException(str(exc)) from None
         template = "_timeline.html" if is_htmx(request) else "execution.html"
         return Template(template, context={"timeline": timeline})
+
+    @post("/executions/{execution_id:str}/steps/{step_id:str}/decision", status_code=303)
+    async def decide(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        step_id: str,
+        executions: NamedDependency[ExecutionService],
+        settings: NamedDependency[Settings],
+    ) -> Redirect | Template:
+        """The approval panel's form: Approve & Continue or Reject. Without JS it redirects back
+        to the timeline; with htmx it answers the timeline partial. A refusal re-renders the
+        timeline with the reason beside the panel and everything entered kept."""
+        form = await request.form()
+        action = str(form.get("action", ""))
+        confirmations = [str(c) for c in form.getall("confirmation", [])]
+        typed, reason = str(form.get("typed_confirmation", "")), str(form.get("reason", ""))
+        entered = {"action": action, "confirmations": confirmations,
+                   "typed_confirmation": typed, "reason": reason}  # fmt: skip
+        try:
+            await executions.decide(
+                execution_id, step_id, request.user, action, confirmations=confirmations,
+                typed_confirmation=typed, reason=reason, source="web",
+            )  # fmt: skip
+        except UnknownExecution as exc:
+            raise NotFoundException(str(exc)) from None
+        except DecisionRefused as exc:
+            return Template(
+                "_timeline.html" if is_htmx(request) else "execution.html",
+                context={
+                    "timeline": await executions.timeline(execution_id),
+                    "decision_error": {"step_id": step_id, "message": exc.message},
+                    "entered": entered,
+                },
+                status_code=REFUSAL_STATUS[exc.kind],
+            )
+        nudge_live(request, execution_id)
+        if is_htmx(request):
+            return Template(
+                "_timeline.html", context={"timeline": await executions.timeline(execution_id)}
+            )
+        target = f"{settings.path_prefix}/executions/{quote(execution_id)}#step-{quote(step_id)}"
+        return Redirect(target, status_code=303)
+
+    @post("/executions/{execution_id:str}/cancel", status_code=303)
+    async def cancel(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        executions: NamedDependency[ExecutionService],
+        settings: NamedDependency[Settings],
+    ) -> Redirect:
+        require(request.user, Role.APPROVER, "Cancelling an execution")
+        try:
+            await executions.cancel(execution_id)
+        except UnknownExecution as exc:
+            raise NotFoundException(str(exc)) from None
+        nudge_live(request, execution_id)
+        return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
 
 
 def _definition_or_404(executions: NamedDependency[ExecutionService], workflow_id: str) -> Any:

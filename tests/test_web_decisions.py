@@ -1,0 +1,154 @@
+"""Decisions through the web: the JSON API paths of SPEC §5 and the approval panel's form, with
+the workflow's refusals turned into clear 4xx answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from app.db.tables import DemoContact
+from app.services.executions import ExecutionService
+from app.settings import Settings
+from tests.conftest import api_headers, signed_in
+from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
+from tests.test_web import HTML, csrf_token
+
+API = "/api/workflows/executions"
+
+
+async def start(client: httpx.AsyncClient, user: str = "bob") -> str:
+    response = await client.post(
+        f"{API}/start",
+        json={"workflow_id": "customer_onboarding", "workflow_data": PREMIUM},
+        headers=api_headers(user),
+    )
+    assert response.status_code == 201, response.text
+    execution_id: str = response.json()["execution_id"]
+    return execution_id
+
+
+async def approve(
+    client: httpx.AsyncClient, execution_id: str, step_id: str, user: str, **body: Any
+) -> httpx.Response:
+    return await client.post(
+        f"{API}/{execution_id}/steps/{step_id}/approve", json=body, headers=api_headers(user)
+    )
+
+
+async def test_api_approve_and_reject_answer_409_403_422_and_404_with_messages(
+    client: httpx.AsyncClient, engine: ExecutionService
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    incomplete = await approve(client, execution_id, "create_crm_record", "bob",
+                               confirmations=CRM_CONFIRMATIONS[:1])  # fmt: skip
+    assert incomplete.status_code == 422
+    assert "missing confirmation(s)" in incomplete.json()["detail"]
+    assert incomplete.json()["extra"] == {"kind": "incomplete"}
+    viewer = await approve(client, execution_id, "create_crm_record", "vera",
+                           confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    assert viewer.status_code == 403 and "approver role" in viewer.json()["detail"]
+    unknown_step = await approve(client, execution_id, "nope", "bob")
+    assert unknown_step.status_code == 404
+    unknown_execution = await approve(client, "customer_onboarding-000", "nope", "bob")
+    assert unknown_execution.status_code == 404
+    assert "no execution" in unknown_execution.json()["detail"]
+
+    ok = await approve(client, execution_id, "create_crm_record", "bob",
+                       confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"execution_id": execution_id, "step_id": "create_crm_record",
+                         "step_status": "approved", "approvals": 1, "required_approvals": 1}  # fmt: skip
+    duplicate = await approve(client, execution_id, "create_crm_record", "carol",
+                              confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    assert duplicate.status_code == 409 and "not waiting" in duplicate.json()["detail"]
+
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    reject_url = f"{API}/{execution_id}/steps/setup_billing_account/reject"
+    no_reason = await client.post(reject_url, json={"reason": " "}, headers=api_headers("carol"))
+    assert no_reason.status_code == 422 and "reason" in no_reason.json()["detail"]
+    missing_body = await client.post(reject_url, json={}, headers=api_headers("carol"))
+    assert missing_body.status_code == 400
+    rejected = await client.post(
+        reject_url, json={"reason": "Billing on hold"}, headers=api_headers("carol")
+    )
+    assert rejected.status_code == 200 and rejected.json()["step_status"] == "rejected"
+    timeline = await finished(engine, execution_id)
+    assert timeline.status == "rejected"
+    assert timeline.outcome == "Setup Billing Account rejected by carol: Billing on hold"
+
+
+async def test_the_panel_form_refuses_with_the_reason_in_place_and_keeps_what_was_entered(
+    client: httpx.AsyncClient, engine: ExecutionService, settings: Settings
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    signed_in(client, settings, "carol")
+    page = await client.get(f"/executions/{execution_id}", headers=HTML)
+    assert "Operation preview: CREATE" in page.text and "PRODUCTION" in page.text
+    assert "Setting credit limit to $5,000" in page.text
+    for label in CRM_CONFIRMATIONS:
+        assert f'value="{label}"' in page.text.replace("&gt;", ">")
+    assert "Approve &amp; Continue" in page.text and "Reject" in page.text
+    url = f"/executions/{execution_id}/steps/create_crm_record/decision"
+    token = csrf_token(page.text)
+
+    refused = await client.post(
+        url,
+        data={"_csrf_token": token, "action": "approved", "confirmation": CRM_CONFIRMATIONS[0],
+              "reason": "looked fine"},
+        headers=HTML, follow_redirects=False,
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "Not accepted: missing confirmation(s)" in refused.text
+    assert f'value="{CRM_CONFIRMATIONS[0]}" checked' in refused.text  # ticked box kept
+    assert ">looked fine</textarea>" in refused.text  # typed reason kept
+    assert await DemoContact.count() == 0
+
+    partial = await client.post(
+        url, data={"_csrf_token": token, "action": "rejected"},
+        headers={**HTML, "hx-request": "true"},
+    )  # fmt: skip
+    assert partial.status_code == 422 and "<html" not in partial.text
+    assert "a rejection needs a reason" in partial.text
+
+    accepted = await client.post(
+        url,
+        data={"_csrf_token": token, "action": "approved", "confirmation": CRM_CONFIRMATIONS},
+        headers=HTML, follow_redirects=False,
+    )  # fmt: skip
+    assert accepted.status_code == 303
+    assert accepted.headers["location"] == f"/executions/{execution_id}#step-create_crm_record"
+    timeline = await waiting_at(engine, execution_id, "setup_billing_account")
+    assert timeline.steps[2].decisions[0].user_id == "carol"
+    after = await client.get(f"/executions/{execution_id}", headers=HTML)
+    assert "✓ Approved</strong> by carol" in after.text
+    assert "Type <code>CONFIRM BILLING</code> to confirm" in after.text
+
+
+async def test_a_viewer_sees_the_preview_but_no_decision_form(
+    client: httpx.AsyncClient, engine: ExecutionService, settings: Settings
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    signed_in(client, settings, "vera")
+    page = await client.get(f"/executions/{execution_id}", headers=HTML)
+    assert "Operation preview: CREATE" in page.text
+    assert "You can watch this step but not decide it" in page.text
+    assert "decision-form" not in page.text
+    await engine.cancel(execution_id)
+
+
+async def test_cancel_through_the_api_ends_a_waiting_execution(
+    client: httpx.AsyncClient, engine: ExecutionService
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    viewer = await client.post(f"{API}/{execution_id}/cancel", headers=api_headers("vera"))
+    assert viewer.status_code == 403
+    response = await client.post(f"{API}/{execution_id}/cancel", headers=api_headers("bob"))
+    assert response.status_code == 202
+    timeline = await finished(engine, execution_id)
+    assert timeline.status == "cancelled" and timeline.steps[2].status == "cancelled"
