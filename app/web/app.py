@@ -26,12 +26,21 @@ from app.domain.definitions import WorkflowDefinition, load_definitions
 from app.domain.modes import DeploymentMode
 from app.services.executions import ExecutionService
 from app.services.health import check_health
+from app.services.inbox import waiting_approvals
 from app.settings import REPO_ROOT, Settings
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.client import connect
 from app.web.api import ExecutionApi
 from app.web.identity import IdentityMiddleware
 from app.web.lists import ListController
+from app.web.live import (
+    ApprovalInbox,
+    LiveController,
+    LiveTuning,
+    LiveUpdates,
+    TimelineHub,
+    provide_live,
+)
 from app.web.pages import PageController, SignInController
 
 log = logging.getLogger("stepladder.web")
@@ -95,6 +104,7 @@ def create_app(
     settings = settings or Settings.from_env()
     settings.require_services()
     definitions = definitions or load_definitions(settings.definitions_dir, ACTION_NAMES)
+    live_tuning = LiveTuning.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -103,8 +113,16 @@ def create_app(
             client = await connect(settings, lazy=True)
             app.state.engine = engine
             app.state.temporal = client
-            app.state.executions = ExecutionService(client, definitions, settings.task_queue)
-            yield
+            executions = ExecutionService(client, definitions, settings.task_queue)
+            app.state.executions = executions
+            app.state.live = LiveUpdates(
+                timelines=TimelineHub(executions.timeline, live_tuning),
+                inbox=ApprovalInbox(lambda: waiting_approvals(definitions), live_tuning),
+            )
+            try:
+                yield
+            finally:
+                await app.state.live.close()
 
     templates = TemplateConfig(directory=REPO_ROOT / "templates", engine=JinjaTemplateEngine)
 
@@ -130,6 +148,7 @@ def create_app(
             PageController,
             SignInController,
             ListController,
+            LiveController,
             ExecutionApi,
             health,
             create_static_files_router(
@@ -142,6 +161,7 @@ def create_app(
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "executions": Provide(_executions, sync_to_thread=False),
+            "live": Provide(provide_live, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(

@@ -1,0 +1,46 @@
+"""A small server-sent-events reader for tests and benchmarks (httpx streaming responses)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass
+class Event:
+    event: str
+    data: str
+    id: str = ""
+
+    def attribute(self, element_id: str, name: str) -> str:
+        """An attribute of the element with `id="element_id"` in the event's HTML."""
+        match = re.search(rf'<[^>]*\bid="{re.escape(element_id)}"[^>]*>', self.data)
+        if match is None:
+            return ""
+        found = re.search(rf'\b{re.escape(name)}="([^"]*)"', match.group(0))
+        return found.group(1) if found else ""
+
+
+async def events(response: httpx.Response) -> AsyncIterator[Event]:
+    """The events of an open `text/event-stream` response, until the server closes it.
+    Comments (keep-alive pings) are skipped; multi-line data is joined with newlines."""
+    name, data, event_id = "message", [], ""
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield Event(name, "\n".join(data), event_id)
+            name, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            event_id = value

@@ -1,0 +1,336 @@
+"""Live updates: the per-process timeline hub on the real Temporal dev server, and the SSE
+streams of a real `stepladder web` process (streams never end in an in-process client)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from app.db.tables import StepConfig
+from app.domain.identity import DEMO_USERS
+from app.services.executions import ExecutionService, UnknownExecution
+from app.settings import Settings
+from app.temporal.contracts import Timeline
+from app.web.identity import SESSION_COOKIE, sign
+from app.web.live import LiveTuning, TimelineHub, timeline_delay
+from tests.helpers import eventually, finished, waiting_at
+from tests.sse import Event, events
+
+BOB, CAROL = DEMO_USERS["bob"], DEMO_USERS["carol"]
+BASIC = {"name": "Ada Lovelace", "email": "ada@example.com", "tier": "basic"}
+CRM_BASIC = ["I have reviewed the customer data", "I confirm this is for PRODUCTION"]
+
+
+async def run_all_steps_automatically() -> None:
+    """Modes as an admin could set them: no step waits, the execution runs straight through."""
+    await StepConfig.update({StepConfig.mode: "auto_monitored"}).where(
+        StepConfig.step_id.is_in(["create_crm_record", "setup_billing_account"])
+    )
+
+
+def counting(fetch: Callable[[str], Awaitable[Timeline]]) -> tuple[Any, dict[str, int]]:
+    """`fetch`, counting its calls per execution."""
+    counts: dict[str, int] = {}
+
+    async def counted(execution_id: str) -> Timeline:
+        counts[execution_id] = counts.get(execution_id, 0) + 1
+        return await fetch(execution_id)
+
+    return counted, counts
+
+
+async def follow(hub: TimelineHub, execution_id: str, seen: Timeline) -> list[Timeline]:
+    """Every version one viewer receives until the execution finishes."""
+    received = []
+    async with hub.subscribe(execution_id, seen=seen) as subscription:
+        while not received or not received[-1].finished:
+            received.append(await subscription.next())
+    return received
+
+
+async def approve_crm(engine: ExecutionService, execution_id: str) -> None:
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await engine.decide(
+        execution_id, "create_crm_record", CAROL, "approved", confirmations=CRM_BASIC
+    )
+
+
+# --- the hub --------------------------------------------------------------------------------
+
+
+async def test_one_watcher_serves_every_viewer_so_queries_do_not_grow_with_viewers(
+    engine: ExecutionService,
+) -> None:
+    await run_all_steps_automatically()
+    fetch, counts = counting(engine.timeline)
+    hub = TimelineHub(fetch, LiveTuning())
+    alone = await engine.start("customer_onboarding", BASIC, BOB)
+    crowded = await engine.start("customer_onboarding", {**BASIC, "email": "b@example.com"}, BOB)
+    first_alone, first_crowded = await hub.snapshot(alone), await hub.snapshot(crowded)
+
+    results = await asyncio.gather(
+        follow(hub, alone, first_alone), *(follow(hub, crowded, first_crowded) for _ in range(50))
+    )
+
+    for received in results:
+        assert received[-1].status == "completed"
+        versions = [t.version for t in received]
+        assert versions == sorted(set(versions)), "each viewer sees versions in order, once"
+    # 50 viewers cost what one viewer costs (give or take a poll), not 50 times as much.
+    assert counts[crowded] <= counts[alone] + 3, counts
+    await eventually(lambda: asyncio.sleep(0, hub.watched), lambda n: n == 0)
+
+
+async def test_a_slow_viewer_gets_only_the_latest_version_and_never_holds_up_others(
+    engine: ExecutionService,
+) -> None:
+    await run_all_steps_automatically()
+    hub = TimelineHub(engine.timeline, LiveTuning())
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    first = await hub.snapshot(execution_id)
+
+    async with hub.subscribe(execution_id, seen=first) as slow:
+        fast = await follow(hub, execution_id, first)  # runs to the end while `slow` reads nothing
+        caught_up = await slow.next()
+
+    assert fast[-1].finished
+    assert caught_up.version == fast[-1].version and caught_up.finished
+
+
+async def test_concurrent_first_viewers_share_one_query(engine: ExecutionService) -> None:
+    fetch, counts = counting(engine.timeline)
+    hub = TimelineHub(fetch, LiveTuning())
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    snapshots = await asyncio.gather(*(hub.snapshot(execution_id) for _ in range(20)))
+
+    assert counts[execution_id] == 1
+    assert len({t.version for t in snapshots}) == 1
+
+
+async def test_a_nudge_shows_a_change_at_once_even_while_polling_slowly(
+    engine: ExecutionService,
+) -> None:
+    # Polls 60 s apart: only the nudge can explain a prompt update.
+    slow = LiveTuning(fast_interval=60, slow_interval=60, burst_interval=0.05)
+    hub = TimelineHub(engine.timeline, slow)
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    seen = await waiting_at(engine, execution_id, "create_crm_record")
+
+    async with hub.subscribe(execution_id, seen=seen) as subscription:
+        await approve_crm(engine, execution_id)
+        hub.nudge(execution_id)
+        updated = await asyncio.wait_for(subscription.next(), timeout=5)
+
+    crm = next(s for s in updated.steps if s.id == "create_crm_record")
+    assert crm.status != "waiting_approval"
+
+
+async def test_waiting_executions_are_polled_slowly_and_running_ones_fast(
+    engine: ExecutionService,
+) -> None:
+    tuning = LiveTuning()
+    hub = TimelineHub(engine.timeline, tuning)
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    waiting = await waiting_at(engine, execution_id, "create_crm_record")
+
+    async with hub.subscribe(execution_id, seen=waiting):
+        feed = hub._feeds[execution_id]
+        assert timeline_delay(tuning)(feed, waiting) == tuning.slow_interval
+        running = Timeline(**{**waiting.__dict__, "steps": waiting.steps[:2]})
+        feed.last_change = asyncio.get_running_loop().time()
+        assert timeline_delay(tuning)(feed, running) == tuning.fast_interval
+        hub.nudge(execution_id)
+        assert timeline_delay(tuning)(feed, waiting) == tuning.burst_interval
+
+
+async def test_query_failures_back_off_and_keep_the_viewers(engine: ExecutionService) -> None:
+    failures_left = 3
+
+    async def flaky(execution_id: str) -> Timeline:
+        nonlocal failures_left
+        if failures_left:
+            failures_left -= 1
+            raise RuntimeError("Temporal is unavailable")
+        return await engine.timeline(execution_id)
+
+    hub = TimelineHub(flaky, LiveTuning(fast_interval=0.02, max_backoff=0.2))
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    async with hub.subscribe(execution_id) as subscription:
+        timeline = await asyncio.wait_for(subscription.next(), timeout=10)
+        assert hub.subscribers == 1
+
+    assert timeline.execution_id == execution_id
+    assert hub.query_errors == 3
+
+
+async def test_the_watcher_stops_when_the_last_viewer_leaves(engine: ExecutionService) -> None:
+    hub = TimelineHub(engine.timeline, LiveTuning(linger=0.1))
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    async with hub.subscribe(execution_id) as subscription:
+        await subscription.next()
+        assert hub.watched == 1
+    await eventually(lambda: asyncio.sleep(0, hub.watched), lambda n: n == 0)
+    await hub.close()
+
+
+async def test_an_unknown_execution_is_refused(engine: ExecutionService) -> None:
+    hub = TimelineHub(engine.timeline, LiveTuning())
+    with pytest.raises(UnknownExecution):
+        await hub.snapshot("customer_onboarding-doesnotexist")
+
+
+# --- the SSE streams of a real web process --------------------------------------------------
+
+
+@asynccontextmanager
+async def browser_client(
+    base_url: str, settings: Settings, user: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    cookies = {SESSION_COOKIE: sign(settings.secret_key, user)}
+    timeout = httpx.Timeout(30, read=60)
+    async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=timeout) as client:
+        yield client
+
+
+async def read_until(stream: AsyncIterator[Event], done: Callable[[Event], bool]) -> list[Event]:
+    received = []
+    async for event in stream:
+        received.append(event)
+        if done(event):
+            break
+    return received
+
+
+async def test_timeline_stream_sends_now_then_each_change_and_ends_with_the_execution(
+    engine: ExecutionService, web_server: str, settings: Settings
+) -> None:
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    async with (
+        browser_client(web_server, settings, "carol") as client,
+        client.stream("GET", f"/executions/{execution_id}/events") as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = events(response)
+        first = await anext(stream)
+        assert first.event == "timeline"
+        assert first.attribute("step-create_crm_record", "data-status") == "waiting_approval"
+        assert 'id="timeline"' in first.data and "<html" not in first.data
+
+        await approve_crm(engine, execution_id)
+        moved_on = await read_until(
+            stream, lambda e: e.attribute("step-create_crm_record", "data-status") == "completed"
+        )
+        billing = await waiting_at(engine, execution_id, "setup_billing_account")
+        step = next(s for s in billing.steps if s.id == "setup_billing_account")
+        assert step.approval is not None
+        await engine.decide(
+            execution_id, "setup_billing_account", CAROL, "approved",
+            confirmations=step.approval.confirmations,
+            typed_confirmation=step.approval.typed_phrase,
+        )  # fmt: skip
+        rest = [event async for event in stream]  # the server ends the stream itself
+
+    assert all(e.event == "timeline" for e in moved_on)
+    assert [e.event for e in rest][-1] == "end"
+    final = [e for e in rest if e.event == "timeline"][-1]
+    assert final.attribute("timeline", "data-status") == "completed"
+    versions = [int(e.id) for e in [first, *moved_on, *rest] if e.event == "timeline"]
+    assert versions == sorted(set(versions))
+
+
+async def test_a_reconnect_after_the_end_gets_the_final_timeline_and_end_at_once(
+    engine: ExecutionService, web_server: str, settings: Settings
+) -> None:
+    await run_all_steps_automatically()
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await finished(engine, execution_id)
+
+    async with (
+        browser_client(web_server, settings, "vera") as client,
+        client.stream("GET", f"/executions/{execution_id}/events") as response,
+    ):
+        received = [event async for event in events(response)]
+
+    assert [e.event for e in received] == ["timeline", "end"]
+    assert received[0].attribute("timeline", "data-status") == "completed"
+
+
+async def test_a_stream_for_an_unknown_execution_is_404(
+    web_server: str, settings: Settings, database_url: str
+) -> None:
+    async with browser_client(web_server, settings, "bob") as client:
+        response = await client.get("/executions/customer_onboarding-nope/events")
+    assert response.status_code == 404
+
+
+async def test_streams_need_a_signed_in_user(web_server: str, database_url: str) -> None:
+    async with httpx.AsyncClient(base_url=web_server) as client:
+        response = await client.get("/approvals/events", headers={"accept": "text/event-stream"})
+    assert response.status_code == 401
+
+
+async def test_many_viewers_of_one_execution_share_one_watcher_and_all_get_each_change(
+    engine: ExecutionService, web_server: str, settings: Settings
+) -> None:
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    viewers = 10
+
+    async def watch(client: httpx.AsyncClient, opened: asyncio.Event) -> str:
+        async with client.stream("GET", f"/executions/{execution_id}/events") as response:
+            stream = events(response)
+            await anext(stream)
+            opened.set()
+            changed = await read_until(
+                stream,
+                lambda e: e.attribute("step-create_crm_record", "data-status") == "completed",
+            )
+            return changed[-1].attribute("step-create_crm_record", "data-status")
+
+    async with browser_client(web_server, settings, "vera") as client:
+        opened = [asyncio.Event() for _ in range(viewers)]
+        tasks = [asyncio.create_task(watch(client, ready)) for ready in opened]
+        await asyncio.gather(*(ready.wait() for ready in opened))
+
+        stats = (await client.get("/live/stats")).json()
+        watcher = stats["executions"][execution_id]
+        assert watcher["subscribers"] == viewers
+        await approve_crm(engine, execution_id)
+        statuses = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        queries = (await client.get("/live/stats")).json()["executions"][execution_id]["queries"]
+
+    assert statuses == ["completed"] * viewers
+    # One watcher polling a waiting execution every few seconds, however many viewers.
+    assert queries < 20, queries
+
+
+async def test_the_inbox_stream_shows_a_new_waiting_step_to_approvers(
+    engine: ExecutionService, web_server: str, settings: Settings
+) -> None:
+    async with (
+        browser_client(web_server, settings, "carol") as client,
+        client.stream("GET", "/approvals/events") as response,
+    ):
+        stream = events(response)
+        first = await anext(stream)
+        assert first.event == "approvals"
+        execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+        shown = await read_until(stream, lambda e: execution_id in e.data)
+
+    item = shown[-1]
+    assert f'href="/executions/{execution_id}#step-create_crm_record"' in item.data
+    assert "Create CRM Record" in item.data
