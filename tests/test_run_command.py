@@ -27,6 +27,7 @@ from app.settings import REPO_ROOT, Settings
 STEPLADDER = Path(sys.executable).parent / "stepladder"
 READY_MARK = "Stepladder is running at http://"
 USER = {"X-Stepladder-User": "bob"}
+APPROVER = {"X-Stepladder-User": "carol"}  # not the starter: critical steps need four eyes
 # The developer's own configuration must not reach the run under test.
 CLEARED = (
     "DATABASE_URL",
@@ -197,8 +198,11 @@ def run_setup() -> Iterator[RunSetup]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _poll_execution(http: httpx.Client, execution_id: str, timeout: float = 30) -> dict[str, Any]:
-    """The execution once it has completed; fails with its last state after `timeout`."""
+def _poll_execution(
+    http: httpx.Client, execution_id: str, timeout: float = 30, *, approve: bool = False
+) -> dict[str, Any]:
+    """The execution once it has completed (with `approve`, carol approves every step that waits,
+    as an approver would in the browser); fails with its last state after `timeout`."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -209,6 +213,17 @@ def _poll_execution(http: httpx.Client, execution_id: str, timeout: float = 30) 
             if body["status"] == "completed":
                 return body
             assert body["status"] == "running", body
+            waiting = [s for s in body["steps"] if s["status"] == "waiting_approval"]
+            if approve and waiting:
+                step, ask = waiting[0], waiting[0]["approval"]
+                decided = http.post(
+                    f"/api/workflows/executions/{execution_id}/steps/{step['id']}/approve",
+                    headers=APPROVER,
+                    json={"confirmations": ask["confirmations"],
+                          "typed_confirmation": ask["typed_phrase"]},
+                )  # fmt: skip
+                assert decided.status_code == 200, decided.text
+                continue
         time.sleep(0.2)
     pytest.fail(f"execution {execution_id} did not complete within {timeout:.0f}s: {last}")
 
@@ -250,7 +265,7 @@ def test_dev_runs_an_execution_stops_on_ctrl_c_and_keeps_its_data(run_setup: Run
             )
             assert started.status_code == 201, started.text
             execution_id = started.json()["execution_id"]
-            timeline = _poll_execution(http, execution_id)
+            timeline = _poll_execution(http, execution_id, approve=True)
             assert [step["status"] for step in timeline["steps"]] == ["completed"] * len(
                 timeline["steps"]
             )
