@@ -67,6 +67,7 @@ _DB_TIMEOUT = timedelta(seconds=30)
 _DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A preview that cannot be built must not block the approver forever: give up and say so.
 _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
+_MODE_LOOKUP_TIMEOUT = timedelta(seconds=10)
 
 SYSTEM_USER = "stepladder"
 
@@ -91,6 +92,9 @@ class ExecutionWorkflow:
         self._waiting: _Waiting | None = None
         self._unrecorded: list[DecisionRecord] = []
         self._decision_count = 0
+        # Outcome records run beside the next steps (the step is not waiting on PostgreSQL);
+        # all are settled before the execution records its end.
+        self._recording: list[asyncio.Future[Any]] = []
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
@@ -113,7 +117,7 @@ class ExecutionWorkflow:
                 for s in definition.steps
             ],
         )
-        await self._db(
+        self._record_later(
             record_execution_started,
             ExecutionStarted(
                 execution_id=inp.execution_id,
@@ -149,6 +153,8 @@ class ExecutionWorkflow:
         except asyncio.CancelledError:
             # Cancelled from the API or `temporal workflow cancel`: record it, then end as cancelled.
             self._waiting = None
+            await asyncio.gather(*self._recording, return_exceptions=True)
+            self._recording.clear()
             for state in timeline.steps:
                 if state.status in ("preparing", "waiting_approval", "approved", "running"):
                     self._finish_step(state, "cancelled", summary="Execution cancelled")
@@ -160,11 +166,15 @@ class ExecutionWorkflow:
 
     async def _finish(self, inp: ExecutionInput, status: str, outcome: str) -> None:
         assert self._timeline is not None
+        # Settle every outcome and decision record first: a finished timeline means they are in
+        # PostgreSQL (during a database outage the execution stays "running" until they are).
+        await self._flush_decisions()
+        await asyncio.gather(*self._recording)
+        self._recording.clear()
         self._timeline.status = status
         self._timeline.outcome = outcome
         self._timeline.ended_at = workflow.now().isoformat()
         self._bump()
-        await self._flush_decisions()
         await self._db(
             record_execution_finished,
             ExecutionFinished(inp.execution_id, status, outcome, self._timeline.ended_at),
@@ -189,10 +199,12 @@ class ExecutionWorkflow:
             await self._record(inp, state)
             return "failed"
 
-        state.mode = await self._db(
+        # A local activity: a short read in this worker, no extra round trip through the server.
+        state.mode = await workflow.execute_local_activity(
             resolve_step_mode,
             ModeLookup(inp.definition.id, step.id, step.default_mode.value),
-            result_type=str,
+            start_to_close_timeout=_MODE_LOOKUP_TIMEOUT,
+            retry_policy=_DB_RETRY,
         )
         self._bump()
         if DeploymentMode(state.mode).needs_approval:
@@ -458,7 +470,7 @@ class ExecutionWorkflow:
 
     async def _record(self, inp: ExecutionInput, state: StepState) -> None:
         await self._flush_decisions()
-        await self._db(
+        self._record_later(
             record_step_run,
             StepRunRecord(
                 execution_id=inp.execution_id,
@@ -479,6 +491,13 @@ class ExecutionWorkflow:
             activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY,
             result_type=result_type,
         )  # fmt: skip
+
+    def _record_later(self, activity: Any, arg: Any) -> None:
+        self._recording.append(
+            workflow.start_activity(
+                activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY
+            )
+        )
 
     def _bump(self) -> None:
         assert self._timeline is not None
