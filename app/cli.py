@@ -1,4 +1,4 @@
-"""The `stepladder` console script: dev (everything embedded), web, worker and migrate."""
+"""The `stepladder` console script: dev (everything embedded), web, worker, migrate and simulate."""
 
 from __future__ import annotations
 
@@ -185,31 +185,85 @@ def _wait_for_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
             raise DevStackError(f"the {name} process exited with code {code}; see its log above")
 
 
+def simulate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepladder simulate",
+        description="Drive real executions through the running app's JSON API with an approving "
+        "bot, optionally failing one step's action on purpose, and show the mode changes.",
+    )
+    parser.add_argument("--workflow", default="customer_onboarding", help="workflow id")
+    parser.add_argument("--runs", type=int, default=20, help="executions to run, one after another")
+    parser.add_argument("--step", default="", help="the step whose action fails on purpose")
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="0-1, with --step")
+    parser.add_argument(
+        "--reject-rate", type=float, default=0.0, help="0-1: the bot rejects waiting steps"
+    )
+    parser.add_argument("--base-url", default="", help="the app (default http://HOST:PORT)")
+    parser.add_argument("--starter", default="bob", help="user who starts the executions")
+    parser.add_argument(
+        "--approvers", default="carol,ada", help="users who approve, comma-separated"
+    )
+    parser.add_argument("--admin", default="ada", help="admin who sets the fault injection")
+    parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
+    return parser
+
+
+def cmd_simulate(settings: Settings, argv: list[str] | None = None) -> None:
+    """Real executions through the JSON API of a running Stepladder (see README, `simulate`)."""
+    from app.simulation import SimulationPlan, http_api, simulate
+
+    options = simulate_parser().parse_args(argv or [])
+    base_url = options.base_url or f"http://{settings.host}:{settings.port}{settings.path_prefix}"
+    plan = SimulationPlan(
+        workflow_id=options.workflow,
+        runs=options.runs,
+        failure_rate=options.failure_rate,
+        fault_step=options.step,
+        reject_rate=options.reject_rate,
+        starter=options.starter,
+        approvers=tuple(a.strip() for a in options.approvers.split(",") if a.strip()),
+        admin=options.admin,
+        seed=options.seed,
+    )
+    print(f"simulating {plan.runs} run(s) of {plan.workflow_id} against {base_url}", flush=True)
+    asyncio.run(simulate(http_api(base_url), plan, lambda line: print(line, flush=True)))
+
+
 COMMANDS: dict[str, Callable[[Settings], None]] = {
     "dev": cmd_dev,
     "web": cmd_web,
     "worker": cmd_worker,
     "migrate": cmd_migrate,
+    "simulate": cmd_simulate,
 }
+# Commands that take options of their own after the command name.
+COMMAND_OPTIONS: dict[str, Callable[[Settings, list[str]], None]] = {"simulate": cmd_simulate}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stepladder", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS), help="what to run")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in COMMAND_OPTIONS:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     from app.domain.definitions import DefinitionError
+    from app.simulation import SimulationError
     from app.temporal.client import TemporalUnavailable
 
     try:
         settings = Settings.from_env()
         _configure_logging(settings)
-        COMMANDS[args.command](settings)
+        if args.command in COMMAND_OPTIONS:
+            COMMAND_OPTIONS[args.command](settings, rest)
+        else:
+            COMMANDS[args.command](settings)
     except (
         SettingsError,
         DevStackError,
         DatabaseUnavailable,
         TemporalUnavailable,
         DefinitionError,
+        SimulationError,
     ) as exc:
         print(f"stepladder {args.command}: {exc}", file=sys.stderr)
         sys.exit(1)

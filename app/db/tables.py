@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, DoublePrecision, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -114,6 +114,17 @@ class ModeChangeEvent(Table, tablename="mode_changes"):
     changed_at = Timestamptz()
 
 
+class FaultInjection(Table, tablename="fault_injections"):
+    """A step whose action fails on purpose at `failure_rate` (0-1): `simulate` sets it to watch
+    a step get demoted by real failures of the real activity."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    failure_rate = DoublePrecision()
+    set_by = Varchar(length=200, default="")
+    set_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -123,4 +134,5 @@ TABLES: tuple[type[Table], ...] = (
     StepConfig,
     ApprovalDecision,
     ModeChangeEvent,
+    FaultInjection,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,14 +11,34 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from app.db.tables import DemoBillingAccount, DemoContact, DemoOutboxMessage
+from app.db.tables import DemoBillingAccount, DemoContact, DemoOutboxMessage, FaultInjection
 from app.temporal.contracts import ActionInput, ActionResult
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+async def fail_if_fault_injected(inp: ActionInput) -> None:
+    """A real failure of the real activity at the step's injected rate (`stepladder simulate
+    --failure-rate`), before the action does anything; not retryable, so it counts at once."""
+    row = (
+        await FaultInjection.select(FaultInjection.failure_rate)
+        .where(
+            (FaultInjection.workflow_id == inp.workflow_id)
+            & (FaultInjection.step_id == inp.step_id)
+        )
+        .first()
+    )
+    if row is not None and random.random() < row["failure_rate"]:
+        raise ApplicationError(
+            f"injected fault: {row['failure_rate']:.0%} of {inp.step_id} runs fail on purpose",
+            type="InjectedFault",
+            non_retryable=True,
+        )
+
+
 @activity.defn(name="validate_email")
 async def validate_email(inp: ActionInput) -> ActionResult:
+    await fail_if_fault_injected(inp)
     email = str(inp.params["email"])
     if not _EMAIL.match(email):
         # Not retryable: the same address will never become valid.
@@ -27,6 +48,7 @@ async def validate_email(inp: ActionInput) -> ActionResult:
 
 @activity.defn(name="check_duplicates")
 async def check_duplicates(inp: ActionInput) -> ActionResult:
+    await fail_if_fault_injected(inp)
     email = str(inp.params["email"]).lower()
     count = await DemoContact.count().where(DemoContact.email == email)
     summary = "No duplicates found" if count == 0 else f"{count} existing contact(s) with {email}"
@@ -35,6 +57,7 @@ async def check_duplicates(inp: ActionInput) -> ActionResult:
 
 @activity.defn(name="create_crm_record")
 async def create_crm_record(inp: ActionInput) -> ActionResult:
+    await fail_if_fault_injected(inp)
     p = inp.params
     email = str(p["email"]).lower()
     now = datetime.now(UTC)
@@ -55,6 +78,7 @@ async def create_crm_record(inp: ActionInput) -> ActionResult:
 
 @activity.defn(name="setup_billing_account")
 async def setup_billing_account(inp: ActionInput) -> ActionResult:
+    await fail_if_fault_injected(inp)
     p = inp.params
     credit_limit = int(p.get("credit_limit", 0))
     await DemoBillingAccount.raw(
@@ -70,6 +94,7 @@ async def setup_billing_account(inp: ActionInput) -> ActionResult:
 
 @activity.defn(name="send_email")
 async def send_email(inp: ActionInput) -> ActionResult:
+    await fail_if_fault_injected(inp)
     p = inp.params
     await DemoOutboxMessage.raw(
         "INSERT INTO demo_outbox (run_key, to_address, subject, body, created_at) "

@@ -12,6 +12,7 @@ from temporalio import activity
 
 from app.db.tables import ApprovalDecision, Execution, StepConfig, StepRun
 from app.domain.modes import DeploymentMode
+from app.services.promotions import FINAL_STATUSES, evaluate_after_outcome
 from app.temporal.contracts import (
     DecisionRecord,
     ExecutionFinished,
@@ -60,6 +61,8 @@ async def record_step_run(rec: StepRunRecord) -> None:
         rec.mode, rec.status, _ts(rec.started_at), _ts(rec.ended_at), rec.duration_ms,
         rec.summary, rec.error,
     )  # fmt: skip
+    if rec.status in FINAL_STATUSES:
+        await evaluate_after_outcome(rec.workflow_id, rec.step_id)
 
 
 @activity.defn

@@ -42,6 +42,7 @@ from app.web.live import (
     provide_live,
 )
 from app.web.pages import PageController, SignInController
+from app.web.steps import StepApi, StepPages
 
 log = logging.getLogger("stepladder.web")
 
@@ -150,6 +151,8 @@ def create_app(
             ListController,
             LiveController,
             ExecutionApi,
+            StepPages,
+            StepApi,
             health,
             create_static_files_router(
                 path="/static",
