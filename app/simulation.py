@@ -243,7 +243,8 @@ class Simulation:
             raise SimulationError(
                 f"{action} {step['id']} of {execution_id} answered {status}: {detail}"
             )
-        result.decisions.append(f"{step['id']} {action}d by {approver}")
+        done = "approved" if action == "approve" else "rejected"
+        result.decisions.append(f"{step['id']} {done} by {approver}")
 
     def _describe(self, result: RunResult) -> str:
         line = f"run {result.number}/{self.plan.runs} {result.execution_id}: {result.status}"

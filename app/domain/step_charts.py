@@ -134,7 +134,9 @@ def rate_chart(
         arrow = "↑" if change.kind == "promotion" else "↓" if change.kind == "demotion" else "✎"
         lines.append(ChangeLine(round(x, 1), f"{arrow} {change.to_mode}"))
     x_indexes = sorted({0, (len(shown) - 1) // 2, len(shown) - 1})
-    x_ticks = tuple(Tick(round(x_at(i), 1), _when(shown[i][0])) for i in x_indexes)
+    # Runs within a day (a simulation) are told apart by the second, longer spans by the day.
+    tick_format = "%H:%M:%S" if last_at - first_at < timedelta(days=1) else "%b %d %H:%M"
+    x_ticks = tuple(Tick(round(x_at(i), 1), shown[i][0].strftime(tick_format)) for i in x_indexes)
     y_ticks = tuple(Tick(round(_y_for_rate(r), 1), f"{r}%") for r in (0, 25, 50, 75, 100))
     latest = shown_rates[-1]
     low, high = min(shown_rates), max(shown_rates)
