@@ -7,7 +7,7 @@ import re
 
 from playwright.async_api import Browser, Page, expect
 
-from app.db.tables import ModeChangeEvent
+from app.db.tables import ModeChangeEvent, StepConfig
 from app.services.executions import ExecutionService
 from tests.browser import sign_in
 
@@ -74,3 +74,56 @@ async def test_a_viewer_cannot_open_the_step_configuration_form(
     await page.goto("/workflows/customer_onboarding/steps/check_duplicates")
     await expect(page.get_by_role("heading", name="Promotion criteria")).to_be_visible()
     await expect(page.get_by_role("button", name="Change mode")).to_have_count(0)
+
+
+async def test_the_second_of_two_admins_saving_a_step_is_shown_the_current_values(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    first = await sign_in(browser, web_server, "Ada Admin")
+    second = await sign_in(browser, web_server, "Ada Admin")  # another window, same time
+    for page in (first, second):
+        await page.goto("/workflows/customer_onboarding/steps")
+    mine = first.locator("#step-check_duplicates")
+    await mine.get_by_label("Min successful runs").fill("40")
+    await mine.get_by_role("button", name="Save Check Duplicates").click()
+    await expect(first.locator("#step-check_duplicates").get_by_role("status")).to_contain_text(
+        "Saved."
+    )
+
+    theirs = second.locator("#step-check_duplicates")
+    await theirs.get_by_label("Demotion window").fill("10")
+    await theirs.get_by_role("button", name="Save Check Duplicates").click()
+
+    conflict = second.locator("#conflict-check_duplicates")
+    await expect(conflict).to_contain_text(
+        "ada changed this step while you were editing; here are the current values"
+    )
+    await expect(conflict.locator("dt:text-is('Min successful runs') + dd")).to_have_text("40")
+    # Their own entry is still there, and nothing of it was saved.
+    section = second.locator("#step-check_duplicates")
+    await expect(section.get_by_label("Demotion window")).to_have_value("10")
+    row = await StepConfig.objects().get(StepConfig.step_id == "check_duplicates")
+    assert row is not None and "demotion_window" not in str(row.criteria)
+
+    # Saving again, having seen the current values, applies theirs.
+    await section.get_by_role("button", name="Save Check Duplicates").click()
+    await expect(second.locator("#step-check_duplicates").get_by_role("status")).to_contain_text(
+        "Saved."
+    )
+    row = await StepConfig.objects().get(StepConfig.step_id == "check_duplicates")
+    assert row is not None and "demotion_window" in str(row.criteria)
+
+
+async def test_choosing_another_impact_offers_that_paths_modes_at_once(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    page = await sign_in(browser, web_server, "Ada Admin")
+    await page.goto("/workflows/customer_onboarding/steps")
+    step2 = page.locator("#step-check_duplicates")
+    await step2.get_by_label("Impact").select_option("critical")
+    mode = page.locator("#step-check_duplicates").get_by_label("Mode", exact=True)
+    await expect(mode.locator("option")).to_have_count(3)
+    await expect(mode.locator("option").first).to_have_attribute("value", "always_manual")
+    await expect(page.locator("#step-check_duplicates").get_by_label("Impact")).to_have_value(
+        "critical"
+    )

@@ -471,3 +471,15 @@ async def test_fault_injection_is_for_admins_and_shown_on_the_step(
     assert (await client.delete(path, headers=api_headers("ada"))).status_code == 204
     page = await client.get(f"{STEPS}/check_duplicates", headers=HTML)
     assert "Fault injection is on" not in page.text
+
+
+async def test_the_workflow_page_leads_to_each_steps_analytics_and_admins_to_the_form(
+    client: httpx.AsyncClient, settings: Settings, seeded: None
+) -> None:
+    signed_in(client, settings, "vera")
+    page = await client.get("/workflows/customer_onboarding", headers=HTML)
+    assert f'href="{STEPS}/check_duplicates"' in page.text
+    assert f'href="{STEPS}"' not in page.text
+    signed_in(client, settings, "ada")
+    page = await client.get("/workflows/customer_onboarding", headers=HTML)
+    assert f'href="{STEPS}">Configure the steps</a>' in page.text
