@@ -159,6 +159,7 @@ def _edit_from_form(data: dict[str, str]) -> tuple[StepConfigEdit, dict[str, str
 
 class StepPages(Controller):
     path = "/workflows/{workflow_id:str}/steps"
+    include_in_schema = False  # HTML pages; the JSON API below is the documented surface
 
     @get("/")
     async def configuration(
