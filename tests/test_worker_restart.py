@@ -3,13 +3,14 @@ the execution completes and nothing is written twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.client import Client
@@ -30,18 +31,22 @@ from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, finished, wai
 STEPLADDER = Path(sys.executable).parent / "stepladder"
 
 
-@contextmanager
-def worker_process(settings: Settings, queue: str) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": settings.database_url,
+@asynccontextmanager
+async def worker_process(
+    settings: Settings, queue: str, *, database_url: str = ""
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    env = {**os.environ, "DATABASE_URL": database_url or settings.database_url,
            "TEMPORAL_ADDRESS": settings.temporal_address, "TEMPORAL_TASK_QUEUE": queue}  # fmt: skip
-    process = subprocess.Popen([str(STEPLADDER), "worker"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        STEPLADDER, "worker", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         yield process
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
+            # Awaited, not blocking: whatever this loop serves (e.g. a relay) keeps running.
+            await asyncio.wait_for(process.wait(), 30)
 
 
 async def test_a_new_worker_picks_up_a_waiting_execution_and_completes_it_exactly_once(
@@ -51,13 +56,13 @@ async def test_a_new_worker_picks_up_a_waiting_execution_and_completes_it_exactl
     queue = f"restart-{uuid.uuid4().hex[:8]}"
     engine = ExecutionService(temporal_client, DEFINITIONS, queue)
 
-    with worker_process(settings, queue) as first:
+    async with worker_process(settings, queue) as first:
         execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
         await waiting_at(engine, execution_id, "create_crm_record")
         first.send_signal(signal.SIGKILL)  # no graceful shutdown: the process just dies
-        assert first.wait(timeout=10) == -signal.SIGKILL
+        assert await asyncio.wait_for(first.wait(), 10) == -signal.SIGKILL
 
-    with worker_process(settings, queue):
+    async with worker_process(settings, queue):
         # The new worker replays the history to rebuild the waiting state, then takes decisions.
         await engine.decide(execution_id, "create_crm_record", DEMO_USERS["bob"], "approved",
                             confirmations=CRM_CONFIRMATIONS)  # fmt: skip

@@ -56,7 +56,10 @@ async def record_step_run(rec: StepRunRecord) -> None:
         "ON CONFLICT (run_key) DO UPDATE SET status = EXCLUDED.status, mode = EXCLUDED.mode, "
         "started_at = EXCLUDED.started_at, "
         "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, "
-        "summary = EXCLUDED.summary, error = EXCLUDED.error",
+        "summary = EXCLUDED.summary, error = EXCLUDED.error "
+        # Records may land out of order (they run beside later steps; retries after an outage):
+        # a final status is never overwritten by the step's earlier "waiting_approval" record.
+        "WHERE EXCLUDED.status <> 'waiting_approval' OR step_runs.status = 'waiting_approval'",
         f"{rec.execution_id}/{rec.step_id}", rec.execution_id, rec.workflow_id, rec.step_id,
         rec.mode, rec.status, _ts(rec.started_at), _ts(rec.ended_at), rec.duration_ms,
         rec.summary, rec.error,

@@ -117,7 +117,7 @@ class ExecutionWorkflow:
                 for s in definition.steps
             ],
         )
-        self._record_later(
+        self._started_record = self._record_later(
             record_execution_started,
             ExecutionStarted(
                 execution_id=inp.execution_id,
@@ -153,8 +153,7 @@ class ExecutionWorkflow:
         except asyncio.CancelledError:
             # Cancelled from the API or `temporal workflow cancel`: record it, then end as cancelled.
             self._waiting = None
-            await asyncio.gather(*self._recording, return_exceptions=True)
-            self._recording.clear()
+            await self._settle_records()
             for state in timeline.steps:
                 if state.status in ("preparing", "waiting_approval", "approved", "running"):
                     self._finish_step(state, "cancelled", summary="Execution cancelled")
@@ -166,19 +165,23 @@ class ExecutionWorkflow:
 
     async def _finish(self, inp: ExecutionInput, status: str, outcome: str) -> None:
         assert self._timeline is not None
-        # Settle every outcome and decision record first: a finished timeline means they are in
-        # PostgreSQL (during a database outage the execution stays "running" until they are).
+        ended_at = workflow.now().isoformat()
         await self._flush_decisions()
+        # The execution's end is recorded beside the last step records (not after them), and
+        # the timeline says finished only once all are in PostgreSQL — during a database outage
+        # the execution stays "running" until they are. (The first record, the execution's
+        # start, has long finished: the end updates the row it inserted.)
+        await self._recording[0]
+        self._record_later(
+            record_execution_finished,
+            ExecutionFinished(inp.execution_id, status, outcome, ended_at),
+        )
         await asyncio.gather(*self._recording)
         self._recording.clear()
         self._timeline.status = status
         self._timeline.outcome = outcome
-        self._timeline.ended_at = workflow.now().isoformat()
+        self._timeline.ended_at = ended_at
         self._bump()
-        await self._db(
-            record_execution_finished,
-            ExecutionFinished(inp.execution_id, status, outcome, self._timeline.ended_at),
-        )
 
     async def _run_step(
         self,
@@ -492,12 +495,17 @@ class ExecutionWorkflow:
             result_type=result_type,
         )  # fmt: skip
 
-    def _record_later(self, activity: Any, arg: Any) -> None:
-        self._recording.append(
-            workflow.start_activity(
-                activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY
-            )
+    async def _settle_records(self) -> None:
+        # Shielded: cancelling the execution while it waits here must not cancel the records.
+        await asyncio.gather(*(asyncio.shield(record) for record in self._recording))
+        self._recording.clear()
+
+    def _record_later(self, activity: Any, arg: Any) -> asyncio.Future[Any]:
+        record = workflow.start_activity(
+            activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY
         )
+        self._recording.append(record)
+        return record
 
     def _bump(self) -> None:
         assert self._timeline is not None

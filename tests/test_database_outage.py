@@ -1,0 +1,108 @@
+"""A database outage delays records and drops none: the worker reaches PostgreSQL through a
+TCP relay that the test cuts while a decision is being recorded, then restores."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+
+from app.db.tables import ApprovalDecision, DemoContact, StepRun
+from app.domain.identity import DEMO_USERS
+from app.services.executions import ExecutionService
+from app.services.step_configs import seed_step_configs
+from app.settings import Settings
+from tests.browser import free_port
+from tests.helpers import DEFINITIONS, finished, waiting_at
+from tests.test_worker_restart import worker_process
+
+BASIC = {"name": "Outage", "email": "outage@example.com", "tier": "basic"}
+
+
+class Relay:
+    """Forwards 127.0.0.1:port to PostgreSQL; `cut()` drops every connection and refuses new
+    ones, as a database outage would; `restore()` listens again on the same port."""
+
+    def __init__(self, port: int, target_port: int) -> None:
+        self.port, self.target_port = port, target_port
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers |= {client_w, server_w}
+        await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
+
+    async def restore(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+        await self.server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def relay_to(target_port: int) -> AsyncIterator[Relay]:
+    relay = Relay(free_port(), target_port)
+    await relay.restore()
+    try:
+        yield relay
+    finally:
+        if relay.server is not None:
+            relay.server.close()
+
+
+async def test_decisions_and_outcomes_recorded_during_an_outage_land_once_it_ends(
+    temporal_client: Client, settings: Settings, database_url: str
+) -> None:
+    await seed_step_configs(DEFINITIONS.values())
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    engine = ExecutionService(temporal_client, DEFINITIONS, queue)
+    pg_port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
+    async with relay_to(pg_port) as relay:
+        via_relay = database_url.replace(f":{pg_port}/", f":{relay.port}/")
+        async with worker_process(settings, queue, database_url=via_relay):
+            execution_id = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
+            await waiting_at(engine, execution_id, "create_crm_record")
+            ask = (await engine.timeline(execution_id)).steps[2].approval
+            assert ask is not None
+
+            await relay.cut()
+            # The decision needs no database: the workflow accepts it at once...
+            outcome = await engine.decide(execution_id, "create_crm_record", DEMO_USERS["bob"],
+                                          "approved", confirmations=ask.confirmations)  # fmt: skip
+            assert outcome.step_status == "approved"
+            # ...and holds the step until its record is in PostgreSQL. Watch a few seconds of
+            # outage (a window, not a wait for state: the point is that nothing moves).
+            until = time.monotonic() + 3
+            while time.monotonic() < until:
+                timeline = await engine.timeline(execution_id)
+                assert timeline.steps[2].status == "approved", timeline.steps[2]
+                await asyncio.sleep(0.2)
+            assert await ApprovalDecision.count() == 0
+
+            await relay.restore()
+            await waiting_at(engine, execution_id, "setup_billing_account")
+            await engine.decide(execution_id, "setup_billing_account", DEMO_USERS["carol"],
+                                "approved", typed_confirmation="CONFIRM BILLING")  # fmt: skip
+            timeline = await finished(engine, execution_id)
+
+    assert timeline.status == "completed"
+    assert await ApprovalDecision.count().where(ApprovalDecision.execution_id == execution_id) == 2
+    assert await StepRun.count().where(StepRun.execution_id == execution_id) == 5
+    assert await DemoContact.count() == 1
