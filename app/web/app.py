@@ -49,6 +49,7 @@ log = logging.getLogger("stepladder.web")
 STATUS_ICONS = {
     "pending": "⏳", "running": "▶", "completed": "✓", "failed": "✗", "skipped": "↷",
     "waiting_approval": "⏸", "rejected": "✗", "expired": "⌛", "cancelled": "■",
+    "preparing": "⏳", "approved": "✓",
 }  # fmt: skip
 
 
