@@ -1,0 +1,113 @@
+"""The approval panel in Chromium: Approve & Continue is disabled until every box is ticked and
+the phrase typed, approving moves the timeline on, the reject path needs a reason, a refusal is
+shown in place with everything entered kept. Keeps screenshots for docs/."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, expect
+
+from app.db.tables import DemoBillingAccount, DemoContact
+from app.domain.identity import DEMO_USERS
+from app.services.executions import ExecutionService
+from app.settings import REPO_ROOT
+from tests.browser import sign_in
+from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+LIVE = 15_000  # ms
+
+
+async def test_approve_is_disabled_until_everything_is_confirmed_and_approving_moves_on(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+    await waiting_at(engine, execution_id, "create_crm_record")
+    page = await sign_in(browser, web_server, "Carol Approver")
+    await page.set_viewport_size({"width": 1100, "height": 1400})
+    await page.goto(f"/executions/{execution_id}")
+
+    card = page.locator("#step-create_crm_record")
+    approve = card.get_by_role("button", name="Approve & Continue", exact=True)
+    await expect(card.get_by_role("table")).to_contain_text("credit_limit")
+    await expect(card).to_contain_text("Execute in PRODUCTION environment")
+    await expect(approve).to_be_disabled()
+    await card.screenshot(path=SCREENSHOTS / "approval-panel.png")
+    for label in CRM_CONFIRMATIONS[:2]:
+        await card.get_by_label(label).check()
+    await expect(approve).to_be_disabled()  # one box is still unticked
+    # Keyboard only: tab to the last box and tick it with the space bar.
+    await card.get_by_label(CRM_CONFIRMATIONS[2]).focus()
+    await page.keyboard.press("Space")
+    await expect(approve).to_be_enabled()
+    await approve.click()
+
+    await expect(card).to_have_attribute("data-status", "completed", timeout=LIVE)
+    await expect(card).to_contain_text("Approved by carol")
+    await expect(card).to_contain_text("Confirmed: I have reviewed the customer data")
+    billing = page.locator("#step-setup_billing_account")
+    await expect(billing).to_have_attribute("data-status", "waiting_approval", timeout=LIVE)
+    phrase = billing.get_by_label("Type CONFIRM BILLING to confirm")
+    billing_approve = billing.get_by_role("button", name="Approve & Continue", exact=True)
+    await phrase.fill("confirm billing")
+    await expect(billing_approve).to_be_disabled()
+    await phrase.fill("CONFIRM BILLING")
+    await expect(billing_approve).to_be_enabled()
+    await page.screenshot(path=SCREENSHOTS / "timeline.png", full_page=True)
+    await billing_approve.click()
+
+    await expect(page.locator("#timeline")).to_have_attribute(
+        "data-status", "completed", timeout=LIVE
+    )
+    await expect(page.locator("#timeline")).to_contain_text("5/5 steps completed")
+    assert await DemoContact.count() == 1 and await DemoBillingAccount.count() == 1
+
+
+async def test_reject_needs_a_reason_and_stops_the_execution(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+    await waiting_at(engine, execution_id, "create_crm_record")
+    page = await sign_in(browser, web_server, "Carol Approver")
+    await page.goto(f"/executions/{execution_id}")
+
+    card = page.locator("#step-create_crm_record")
+    reject = card.get_by_role("button", name="Reject", exact=True)
+    await expect(reject).to_be_disabled()
+    await card.get_by_label("Reason (required to reject)").fill("Customer asked to wait")
+    await reject.click()
+
+    await expect(page.locator("#timeline")).to_have_attribute(
+        "data-status", "rejected", timeout=LIVE
+    )
+    await expect(card).to_contain_text("Rejected by carol: Customer asked to wait")
+    await expect(page.locator("#step-setup_billing_account")).to_contain_text("Not run")
+    assert (await finished(engine, execution_id)).status == "rejected"
+    assert await DemoContact.count() == 0
+
+
+async def test_a_refused_decision_shows_why_in_place_and_keeps_what_was_entered(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await engine.decide(execution_id, "create_crm_record", DEMO_USERS["carol"], "approved",
+                        confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    # Bob started this execution: the page lets him try, the workflow refuses (four eyes).
+    page = await sign_in(browser, web_server, "Bob Approver")
+    await page.goto(f"/executions/{execution_id}")
+    billing = page.locator("#step-setup_billing_account")
+    await expect(billing).to_contain_text("four eyes")
+    await billing.get_by_label("Type CONFIRM BILLING to confirm").fill("CONFIRM BILLING")
+    await billing.get_by_label("Reason (required to reject)").fill("my notes")
+    await billing.get_by_role("button", name="Approve & Continue", exact=True).click()
+
+    await expect(billing.get_by_role("alert")).to_contain_text(
+        "the person who started the execution may not approve a critical step"
+    )
+    await expect(billing.get_by_label("Type CONFIRM BILLING to confirm")).to_have_value(
+        "CONFIRM BILLING"
+    )
+    await expect(billing.get_by_label("Reason (required to reject)")).to_have_value("my notes")
+    assert (await engine.timeline(execution_id)).steps[3].status == "waiting_approval"
+    await engine.cancel(execution_id)
