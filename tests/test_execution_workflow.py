@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from temporalio.client import Client
@@ -95,3 +96,25 @@ async def test_a_failing_step_stops_the_execution_and_later_steps_never_run(
     assert await DemoContact.count() == 0
     record = await Execution.objects().get(Execution.execution_id == execution_id)
     assert record is not None and record.status == "failed"
+
+
+async def test_a_failing_step_marked_continue_on_failure_lets_the_execution_go_on(
+    temporal_client: Client, settings: Settings, worker: Worker, database_url: str
+) -> None:
+    lenient = replace(ONBOARDING.step("validate_email"), continue_on_failure=True)
+    definition = replace(ONBOARDING, steps=[lenient, *ONBOARDING.steps[1:]])
+    execution_id = f"test-{uuid.uuid4().hex[:10]}"
+    data = {"name": "Odd", "email": "odd address@nowhere", "tier": "basic"}
+    status = await temporal_client.execute_workflow(
+        ExecutionWorkflow.run,
+        ExecutionInput(execution_id, definition, data, started_by="bob"),
+        id=execution_id,
+        task_queue=settings.task_queue,
+    )
+
+    assert status == "completed"
+    timeline = await temporal_client.get_workflow_handle(execution_id).query(
+        ExecutionWorkflow.timeline
+    )
+    assert [s.status for s in timeline.steps] == ["failed"] + ["completed"] * 4
+    assert timeline.outcome == "Completed; Validate Email failed (continue_on_failure)"

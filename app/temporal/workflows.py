@@ -135,6 +135,7 @@ class ExecutionWorkflow:
             "execution": {"id": inp.execution_id, "started_by": inp.started_by},
         }
         status, outcome = "completed", "All steps completed"
+        tolerated: list[str] = []  # failed steps marked continue_on_failure
         try:
             for step, state in zip(definition.steps, timeline.steps, strict=True):
                 result = await self._run_step(inp, step, state, context)
@@ -142,6 +143,7 @@ class ExecutionWorkflow:
                     continue
                 if result == "failed":
                     if step.continue_on_failure:
+                        tolerated.append(step.name)
                         continue
                     status, outcome = "failed", f"{step.name} failed: {state.error}"
                 else:  # rejected or expired
@@ -160,6 +162,8 @@ class ExecutionWorkflow:
                     await self._record(inp, state)
             await self._finish(inp, "cancelled", "Execution cancelled")
             raise
+        if status == "completed" and tolerated:
+            outcome = f"Completed; {', '.join(tolerated)} failed (continue_on_failure)"
         await self._finish(inp, status, outcome)
         return status
 
