@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -14,6 +14,7 @@ class Event:
     event: str
     data: str
     id: str = ""
+    comments: list[str] = field(default_factory=list)
 
     def attribute(self, element_id: str, name: str) -> str:
         """An attribute of the element with `id="element_id"` in the event's HTML."""
@@ -26,15 +27,17 @@ class Event:
 
 async def events(response: httpx.Response) -> AsyncIterator[Event]:
     """The events of an open `text/event-stream` response, until the server closes it.
-    Comments (keep-alive pings) are skipped; multi-line data is joined with newlines."""
-    name, data, event_id = "message", [], ""
+    Blocks without data (keep-alive pings) are skipped; multi-line data is joined with newlines;
+    comment lines sent with an event are kept on it."""
+    name, data, event_id, comments = "message", [], "", []
     async for line in response.aiter_lines():
         if line == "":
             if data:
-                yield Event(name, "\n".join(data), event_id)
-            name, data = "message", []
+                yield Event(name, "\n".join(data), event_id, comments)
+            name, data, comments = "message", [], []
             continue
         if line.startswith(":"):
+            comments.append(line[1:].strip())
             continue
         field, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
@@ -17,7 +18,7 @@ from app.services.executions import ExecutionService, UnknownExecution
 from app.settings import Settings
 from app.temporal.contracts import Timeline
 from app.web.identity import SESSION_COOKIE, sign
-from app.web.live import LiveTuning, TimelineHub, timeline_delay
+from app.web.live import LiveTuning, TimelineHub, TimelineReader, timeline_delay
 from tests.helpers import eventually, finished, waiting_at
 from tests.sse import Event, events
 
@@ -184,10 +185,28 @@ async def test_the_watcher_stops_when_the_last_viewer_leaves(engine: ExecutionSe
     await hub.close()
 
 
-async def test_an_unknown_execution_is_refused(engine: ExecutionService) -> None:
-    hub = TimelineHub(engine.timeline, LiveTuning())
+async def test_an_unknown_execution_is_refused(
+    engine: ExecutionService, temporal_client: Client
+) -> None:
+    hub = TimelineHub(TimelineReader(temporal_client), LiveTuning())
     with pytest.raises(UnknownExecution):
         await hub.snapshot("customer_onboarding-doesnotexist")
+
+
+async def test_the_reader_converts_a_timeline_only_when_it_changed(
+    engine: ExecutionService, temporal_client: Client
+) -> None:
+    reader = TimelineReader(temporal_client)
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    waiting = await waiting_at(engine, execution_id, "create_crm_record")
+
+    again = [await reader(execution_id) for _ in range(5)]
+    assert reader.conversions == 1
+    assert again[-1] == waiting, "the same timeline the service reads"
+
+    await approve_crm(engine, execution_id)
+    await eventually(lambda: reader(execution_id), lambda t: t.version > waiting.version)
+    assert reader.conversions >= 2
 
 
 # --- the SSE streams of a real web process --------------------------------------------------
@@ -229,6 +248,10 @@ async def test_timeline_stream_sends_now_then_each_change_and_ends_with_the_exec
         assert first.event == "timeline"
         assert first.attribute("step-create_crm_record", "data-status") == "waiting_approval"
         assert 'id="timeline"' in first.data and "<html" not in first.data
+        # Rendered for this viewer like the page: carol may decide, with her CSRF token.
+        assert 'class="decision-form"' in first.data
+        assert 'name="_csrf_token" value="' in first.data
+        assert 'name="_csrf_token" value=""' not in first.data
 
         await approve_crm(engine, execution_id)
         moved_on = await read_until(

@@ -39,6 +39,7 @@ from app.web.live import (
     LiveTuning,
     LiveUpdates,
     TimelineHub,
+    TimelineReader,
     provide_live,
 )
 from app.web.pages import PageController, SignInController
@@ -118,7 +119,7 @@ def create_app(
             executions = ExecutionService(client, definitions, settings.task_queue)
             app.state.executions = executions
             app.state.live = LiveUpdates(
-                timelines=TimelineHub(executions.timeline, live_tuning),
+                timelines=TimelineHub(TimelineReader(client), live_tuning),
                 inbox=ApprovalInbox(lambda: waiting_approvals(definitions), live_tuning),
             )
             try:

@@ -1,0 +1,433 @@
+"""SSE fan-out (issue 4): many browsers watching executions through one `stepladder web` process.
+
+Viewers are real SSE clients (`GET /executions/{id}/events`, signed in like a browser) against a
+real `stepladder web` process and a real worker process, on a Temporal dev server and the
+embedded PostgreSQL. For 1, 20 and 200 viewers over 20 executions it measures Temporal `timeline`
+queries per second (read from the web process's `/live/stats`), event delivery latency and the
+web process's memory and CPU, in two workloads:
+
+1. running — executions whose steps run by themselves and take 1-4 s each (a `bench_work`
+   activity that sleeps), so the timeline keeps changing. Delivery latency = moment a viewer
+   receives the event showing a step completed − the step's `ended_at` in the workflow.
+2. waiting — customer_onboarding executions paused at Create CRM Record (the usual state of an
+   approval workflow). Then each is approved through the JSON API (a change made through this
+   app, which nudges the watcher); latency = approve request sent → each viewer's event.
+
+Run: `.venv/bin/python -m bench.sse_fanout [--seconds 20]`; prints a Markdown section for
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from app.db.engine import bind_tables, migrate, tables_bound
+from app.devstack import EmbeddedPostgres, wait_for_port
+from app.domain.definitions import WorkflowDefinition, load_definitions, parse_definition
+from app.domain.identity import DEMO_USERS
+from app.services.executions import ExecutionService
+from app.services.step_configs import seed_step_configs
+from app.settings import REPO_ROOT
+from app.temporal.actions import ACTION_NAMES
+from app.temporal.contracts import ActionInput, ActionResult, Timeline
+from app.temporal.worker import build_worker
+from app.web.identity import SESSION_COOKIE, sign
+from tests.sse import events
+
+BIN = Path(sys.executable).parent
+DATABASE = "stepladder_bench_sse"
+SECRET = "bench-secret-" + "x" * 32
+STEP_STATUS = re.compile(r'data-step="([^"]+)" data-status="([^"]+)"')
+CRM_CONFIRMATIONS = ["I have reviewed the customer data", "I confirm this is for PRODUCTION"]
+
+
+# --- the worker process: the real worker plus one slow activity -----------------------------
+
+
+@activity.defn(name="bench_work")
+async def bench_work(inp: ActionInput) -> ActionResult:
+    """Work that takes a while, like a call to a slow system."""
+    seconds = float(inp.params.get("seconds", 1.0))
+    await asyncio.sleep(seconds)
+    return ActionResult(summary=f"worked {seconds:.1f}s")
+
+
+async def run_worker() -> None:
+    client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+    # The real worker's workflows and activities, whatever they are today, plus bench_work. (Built
+    # on a queue of its own, never run: a worker registers its queue when it is constructed.)
+    config = build_worker(client, f"bench-template-{uuid.uuid4().hex[:6]}").config()
+    config["task_queue"] = os.environ["TEMPORAL_TASK_QUEUE"]
+    config["activities"] = [*config.get("activities", []), bench_work]
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with tables_bound(os.environ["DATABASE_URL"]), Worker(**config):
+        await stop.wait()
+
+
+def long_definition(steps: int, rng: random.Random) -> WorkflowDefinition:
+    raw = {
+        "id": "bench_long",
+        "name": "Bench Long Run",
+        "description": "Steps that take 1-4 s each, all automatic.",
+        "inputs": [],
+        "steps": [
+            {"id": f"work_{n:02d}", "name": f"Work {n}", "action": "bench_work",
+             "impact": "accessory", "params": {"seconds": round(rng.uniform(1.0, 4.0), 2)}}
+            for n in range(1, steps + 1)
+        ],
+    }  # fmt: skip
+    return parse_definition(raw, "bench_long", {*ACTION_NAMES, "bench_work"})
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def note(message: str) -> None:
+    print(f"{datetime.now():%H:%M:%S} {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def process_sample(pid: int) -> tuple[float, float]:
+    """(RSS in MiB, CPU seconds used so far) of a process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kib / 1024, (int(stat[11]) + int(stat[12])) / ticks
+
+
+@dataclass
+class Viewer:
+    execution_id: str
+    statuses: dict[str, str] = field(default_factory=dict)
+    # (step_id, new status, when the event arrived, when the web process learned of it)
+    changes: list[tuple[str, str, float, float]] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def watch(http: httpx.AsyncClient, viewer: Viewer) -> None:
+    async with http.stream("GET", f"/executions/{viewer.execution_id}/events") as response:
+        response.raise_for_status()
+        async for event in events(response):
+            if event.event != "timeline":
+                continue
+            now = time.time()
+            published = next(
+                (float(c.split()[1]) for c in event.comments if c.startswith("published ")), now
+            )
+            for step_id, status in STEP_STATUS.findall(event.data):
+                if viewer.connected.is_set() and viewer.statuses.get(step_id) != status:
+                    viewer.changes.append((step_id, status, now, published))
+                viewer.statuses[step_id] = status
+            viewer.connected.set()
+
+
+@asynccontextmanager
+async def viewers_on(
+    http: httpx.AsyncClient, execution_ids: list[str], count: int
+) -> AsyncIterator[list[Viewer]]:
+    """`count` viewers spread evenly over the executions, all connected when entered."""
+    viewers = [Viewer(execution_ids[n % len(execution_ids)]) for n in range(count)]
+    tasks = [asyncio.create_task(watch(http, v)) for v in viewers]
+    try:
+        connected = asyncio.gather(*(v.connected.wait() for v in viewers))
+        done, _ = await asyncio.wait(
+            [connected, *tasks], timeout=60, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            task.result()  # a viewer that failed to connect stops the run with its reason
+        if not connected.done():
+            raise TimeoutError(f"{count} viewers did not all connect within 60 s")
+        yield viewers
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def stats(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/live/stats")
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@dataclass
+class Phase:
+    workload: str
+    viewers: int
+    executions: int
+    seconds: float
+    queries: int
+    rss_mib: float
+    cpu_percent: float
+    latencies_ms: list[float] = field(default_factory=list)
+    fanout_ms: list[float] = field(default_factory=list)
+
+    @property
+    def queries_per_second(self) -> float:
+        return self.queries / self.seconds
+
+
+async def measure(
+    http: httpx.AsyncClient, web_pid: int, workload: str, execution_ids: list[str],
+    count: int, seconds: float,
+) -> tuple[Phase, list[Viewer]]:  # fmt: skip
+    async with viewers_on(http, execution_ids, count) as viewers:
+        note(f"  {count} viewer(s) connected")
+        before, (_, cpu_before), started = await stats(http), process_sample(web_pid), time.time()
+        await asyncio.sleep(seconds)
+        after, (rss, cpu_after), ended = await stats(http), process_sample(web_pid), time.time()
+    elapsed = ended - started
+    watched = {v.execution_id for v in viewers}
+    phase = Phase(
+        workload, count, len(watched), elapsed,
+        after["timeline_queries"] - before["timeline_queries"], rss,
+        100 * (cpu_after - cpu_before) / elapsed,
+    )  # fmt: skip
+    for viewer in viewers:  # only changes seen inside the window count
+        viewer.changes = [c for c in viewer.changes if started <= c[2] <= ended]
+    phase.fanout_ms = fanout(viewers)
+    return phase, viewers
+
+
+def fanout(viewers: list[Viewer]) -> list[float]:
+    """Per event a viewer received: arrival − when the web process learned of the version."""
+    arrivals = {
+        (id(v), arrived, published) for v in viewers for *_, arrived, published in v.changes
+    }
+    return [(arrived - published) * 1000 for _, arrived, published in arrivals]
+
+
+async def completion_latencies(service: ExecutionService, viewers: list[Viewer]) -> list[float]:
+    """Event arrival − the workflow's `ended_at` of the step, for every completion a viewer saw."""
+    timelines: dict[str, Timeline] = {}
+    latencies = []
+    for viewer in viewers:
+        if viewer.execution_id not in timelines:
+            timelines[viewer.execution_id] = await service.timeline(viewer.execution_id)
+        ended = {s.id: s.ended_at for s in timelines[viewer.execution_id].steps}
+        for step_id, status, arrived, _ in viewer.changes:
+            if status == "completed" and ended.get(step_id):
+                latencies.append(
+                    (arrived - datetime.fromisoformat(ended[step_id]).timestamp()) * 1000
+                )
+    return latencies
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    def run(*cmd: str) -> str:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+
+    memory = run("free", "-g").splitlines()
+    total = memory[1].split()[1] if len(memory) > 1 else "?"
+    return (f"{platform.node()} · {platform.machine()} · nproc {run('nproc')} · "
+            f"{total} GiB RAM (`free -g`) · Python {platform.python_version()} · "
+            f"{run('uname', '-sr')}")  # fmt: skip
+
+
+async def main(seconds: float, executions: int, viewers: int) -> None:
+    postgres = EmbeddedPostgres(REPO_ROOT / ".data" / "postgres", 55432, database=DATABASE)
+    postgres.start()
+    postgres.ensure_database(DATABASE, fresh=True)
+    url = postgres.url_for(DATABASE)
+    await migrate(url)
+    engine = bind_tables(url)
+    await engine.start_connection_pool(min_size=1, max_size=5)
+    definitions = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
+    await seed_step_configs(definitions.values())
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"), ui=False
+    )
+    queue = f"bench-sse-{uuid.uuid4().hex[:6]}"
+    port = 18000 + os.getpid() % 1000
+    child_env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1",
+                 "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                 "TEMPORAL_TASK_QUEUE": queue, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}  # fmt: skip
+    worker = subprocess.Popen(  # noqa: ASYNC220 - long-lived children, started once
+        [sys.executable, "-m", "bench.sse_fanout", "--worker"], env=child_env, cwd=REPO_ROOT
+    )
+    web = subprocess.Popen([str(BIN / "stepladder"), "web"], env=child_env, cwd=REPO_ROOT)  # noqa: ASYNC220
+    phases: list[Phase] = []
+    try:
+        wait_for_port("127.0.0.1", port, 60, "stepladder web")
+        cookies = {SESSION_COOKIE: sign(SECRET, "vera")}
+        limits = httpx.Limits(max_connections=viewers + 20, max_keepalive_connections=viewers + 20)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", cookies=cookies, limits=limits,
+            timeout=httpx.Timeout(30, read=None),
+        ) as http:  # fmt: skip
+            await asyncio.sleep(1)
+            idle_rss, _ = process_sample(web.pid)
+            service = ExecutionService(env.client, definitions, queue)
+            bob = DEMO_USERS["bob"]
+
+            # 1. running: every step runs by itself, 1-4 s each.
+            # Long enough to outlast the three phases (a query on a closed workflow replays its
+            # whole history on the worker: not what this measures). Each execution gets its own
+            # step durations so they do not move in lockstep.
+            rng = random.Random(4)
+            steps = int((3 * (seconds + 5) + 30) / 2.5)
+            running = []
+            for _ in range(executions):
+                service.definitions["bench_long"] = long_definition(steps, rng)
+                running.append(await service.start("bench_long", {}, bob))
+            for count, ids in ((1, running[:1]), (executions, running), (viewers, running)):
+                note(f"running: {count} viewer(s)")
+                phase, seen = await measure(http, web.pid, "running", ids, count, seconds)
+                phase.latencies_ms = await completion_latencies(service, seen)
+                phases.append(phase)
+            for execution_id in running:
+                await env.client.get_workflow_handle(execution_id).cancel()
+
+            # 2. waiting for approval at Create CRM Record.
+            data = {"name": "Bench", "tier": "basic"}
+            waiting = [
+                await service.start(
+                    "customer_onboarding", {**data, "email": f"b{n}@example.com"}, bob
+                )
+                for n in range(executions)
+            ]
+            for execution_id in waiting:
+                while True:
+                    timeline = await service.timeline(execution_id)
+                    if any(s.status == "waiting_approval" for s in timeline.steps):
+                        break
+                    await asyncio.sleep(0.1)
+            for count, ids in ((1, waiting[:1]), (executions, waiting)):
+                note(f"waiting: {count} viewer(s)")
+                phases.append((await measure(http, web.pid, "waiting", ids, count, seconds))[0])
+            approve_ms, api_ms, phase = await approvals_through_the_app(
+                http, web.pid, waiting, viewers, seconds
+            )
+            phases.append(phase)
+    finally:
+        web.terminate()
+        worker.terminate()
+        web.wait(timeout=30)
+        worker.wait(timeout=30)
+        await env.shutdown()
+        await engine.close_connection_pool()
+        postgres.drop_database(DATABASE)
+        postgres.stop()
+    report(phases, idle_rss, approve_ms, api_ms)
+
+
+async def approvals_through_the_app(
+    http: httpx.AsyncClient, web_pid: int, waiting: list[str], viewers: int, seconds: float
+) -> tuple[list[float], list[float], Phase]:
+    """200 viewers on the waiting executions for `seconds`, then each is approved through the
+    JSON API while they watch; latency = request sent → each of its viewers' events."""
+    note(f"waiting: {viewers} viewers, then approvals through the API")
+    async with viewers_on(http, waiting, viewers) as watching:
+        before, (_, cpu_before), started = await stats(http), process_sample(web_pid), time.time()
+        await asyncio.sleep(seconds)
+        after, (rss, cpu_after), ended = await stats(http), process_sample(web_pid), time.time()
+        phase = Phase("waiting", viewers, len(waiting), ended - started,
+                      after["timeline_queries"] - before["timeline_queries"], rss,
+                      100 * (cpu_after - cpu_before) / (ended - started))  # fmt: skip
+        headers = {"X-Stepladder-User": "carol"}
+        sent: dict[str, float] = {}
+        api_ms = []
+        for execution_id in waiting:
+            sent[execution_id] = time.time()
+            response = await http.post(
+                f"/api/workflows/executions/{execution_id}/steps/create_crm_record/approve",
+                json={"confirmations": CRM_CONFIRMATIONS}, headers=headers,
+            )  # fmt: skip
+            api_ms.append((time.time() - sent[execution_id]) * 1000)
+            response.raise_for_status()
+            await asyncio.sleep(0.5)  # one approval at a time, like people clicking
+        deadline = time.time() + 30
+        while time.time() < deadline and not all(  # noqa: ASYNC110 - polling the viewers' notes
+            any(s == "create_crm_record" and st == "completed" for s, st, *_ in v.changes)
+            for v in watching
+        ):
+            await asyncio.sleep(0.1)
+    approve_ms = []
+    for viewer in watching:
+        arrivals = [
+            t for s, st, t, _ in viewer.changes if s == "create_crm_record" and st == "completed"
+        ]
+        if arrivals:
+            approve_ms.append((arrivals[0] - sent[viewer.execution_id]) * 1000)
+    phase.fanout_ms = fanout(watching)
+    return approve_ms, api_ms, phase
+
+
+def report(
+    phases: list[Phase], idle_rss: float, approve_ms: list[float], api_ms: list[float]
+) -> None:
+    def p50_p95(values: list[float]) -> str:
+        if not values:
+            return "– | –"
+        return f"{percentile(values, 50):.0f} | {percentile(values, 95):.0f}"
+
+    print(f"\n### SSE fan-out — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
+    print(f"Machine: {machine()}\n")
+    print("| workload | viewers | executions watched | Temporal queries/s | per execution | "
+          "change → screen p50 ms | p95 ms | fan-out p50 ms | p95 ms | events | web RSS MiB | "
+          "web CPU % |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for p in phases:
+        print(f"| {p.workload} | {p.viewers} | {p.executions} | {p.queries_per_second:.1f} | "
+              f"{p.queries_per_second / p.executions:.2f} | {p50_p95(p.latencies_ms)} | "
+              f"{p50_p95(p.fanout_ms)} | {len(p.fanout_ms)} | {p.rss_mib:.0f} | "
+              f"{p.cpu_percent:.0f} |")  # fmt: skip
+    print(f"\nWeb process RSS with no viewer: {idle_rss:.0f} MiB.")
+    if approve_ms:
+        print(f"Approve through the JSON API → step shown completed on every viewer "
+              f"({len(approve_ms)} viewers): p50 {percentile(approve_ms, 50):.0f} ms, "
+              f"p95 {percentile(approve_ms, 95):.0f} ms (the API call itself: p50 "
+              f"{percentile(api_ms, 50):.0f} ms).")  # fmt: skip
+    fanned = [ms for p in phases for ms in p.fanout_ms]
+    if fanned:
+        print(f"Fan-out over all phases (web process has the version → viewer has the event): "
+              f"p50 {percentile(fanned, 50):.0f} ms, p95 {percentile(fanned, 95):.0f} ms "
+              f"(target p95 < 500 ms).")  # fmt: skip
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20, help="length of each measured phase")
+    parser.add_argument("--executions", type=int, default=20)
+    parser.add_argument("--viewers", type=int, default=200)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        asyncio.run(run_worker())
+    else:
+        asyncio.run(main(args.seconds, args.executions, args.viewers))
