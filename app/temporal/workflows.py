@@ -493,11 +493,13 @@ class ExecutionWorkflow:
             ),
         )
 
-    async def _db(self, activity: Any, arg: Any, result_type: type | None = None) -> Any:
-        return await workflow.execute_activity(
-            activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY,
-            result_type=result_type,
-        )  # fmt: skip
+    # Records are short, idempotent PostgreSQL writes: local activities, run by this worker
+    # without a round trip through the server per record. (A retry after a worker crash may
+    # run one twice; the upserts make that harmless.)
+    async def _db(self, activity: Any, arg: Any) -> Any:
+        return await workflow.execute_local_activity(
+            activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY
+        )
 
     async def _settle_records(self) -> None:
         # Shielded: cancelling the execution while it waits here must not cancel the records.
@@ -505,7 +507,7 @@ class ExecutionWorkflow:
         self._recording.clear()
 
     def _record_later(self, activity: Any, arg: Any) -> asyncio.Future[Any]:
-        record = workflow.start_activity(
+        record = workflow.start_local_activity(
             activity, arg, start_to_close_timeout=_DB_TIMEOUT, retry_policy=_DB_RETRY
         )
         self._recording.append(record)
