@@ -3,15 +3,19 @@
 Viewers are real SSE clients (`GET /executions/{id}/events`, signed in like a browser) against a
 real `stepladder web` process and a real worker process, on a Temporal dev server and the
 embedded PostgreSQL. For 1, 20 and 200 viewers over 20 executions it measures Temporal `timeline`
-queries per second (read from the web process's `/live/stats`), event delivery latency and the
-web process's memory and CPU, in two workloads:
+queries per second (read from the web process's `/live/stats`), latencies, and the web
+process's memory and CPU, in two workloads:
 
-1. running — executions whose steps run by themselves and take 1-4 s each (a `bench_work`
-   activity that sleeps), so the timeline keeps changing. Delivery latency = moment a viewer
-   receives the event showing a step completed − the step's `ended_at` in the workflow.
+1. running — executions whose steps run by themselves and take 2-8 s each (a `bench_work`
+   activity that sleeps), so the timelines keep changing;
 2. waiting — customer_onboarding executions paused at Create CRM Record (the usual state of an
-   approval workflow). Then each is approved through the JSON API (a change made through this
-   app, which nudges the watcher); latency = approve request sent → each viewer's event.
+   approval workflow); then, with 200 viewers, each is approved through the JSON API (a change
+   made through this app, which nudges the watcher).
+
+Latencies: *fan-out* = a viewer has the event − the web process had the new version (sent as
+an SSE comment); *change → screen* = a viewer has the event showing a step completed − the
+step's `ended_at` in the workflow (includes the polling interval and the query); *approve →
+screen* = approve request sent → each viewer has the step shown completed.
 
 Run: `.venv/bin/python -m bench.sse_fanout [--seconds 20]`; prints a Markdown section for
 docs/benchmarks.md.
@@ -92,11 +96,11 @@ def long_definition(steps: int, rng: random.Random) -> WorkflowDefinition:
     raw = {
         "id": "bench_long",
         "name": "Bench Long Run",
-        "description": "Steps that take 1-4 s each, all automatic.",
+        "description": "Steps that take 2-8 s each, all automatic.",
         "inputs": [],
         "steps": [
             {"id": f"work_{n:02d}", "name": f"Work {n}", "action": "bench_work",
-             "impact": "accessory", "params": {"seconds": round(rng.uniform(1.0, 4.0), 2)}}
+             "impact": "accessory", "params": {"seconds": round(rng.uniform(2.0, 8.0), 2)}}
             for n in range(1, steps + 1)
         ],
     }  # fmt: skip
@@ -295,12 +299,12 @@ async def main(seconds: float, executions: int, viewers: int) -> None:
             service = ExecutionService(env.client, definitions, queue)
             bob = DEMO_USERS["bob"]
 
-            # 1. running: every step runs by itself, 1-4 s each.
+            # 1. running: every step runs by itself, 2-8 s each.
             # Long enough to outlast the three phases (a query on a closed workflow replays its
             # whole history on the worker: not what this measures). Each execution gets its own
             # step durations so they do not move in lockstep.
             rng = random.Random(4)
-            steps = int((3 * (seconds + 5) + 30) / 2.5)
+            steps = int((3 * (seconds + 5) + 30) / 5)
             running = []
             for _ in range(executions):
                 service.definitions["bench_long"] = long_definition(steps, rng)

@@ -184,6 +184,8 @@ class Feed(Generic[T]):
         try:
             while not self._idle_long_enough():
                 self.polls += 1
+                # Cleared before the query, so a nudge during it still cuts the next wait short.
+                self._wake.clear()
                 try:
                     value = await asyncio.wait_for(self._fetch(), self._tuning.query_timeout)
                 except Gone:
@@ -230,7 +232,6 @@ class Feed(Generic[T]):
         """Sleep `delay` seconds, or less when nudged or when lingering ends sooner."""
         if not self.mailboxes:
             delay = min(delay, max(0.0, self._empty_since + self._tuning.linger - self._clock()))
-        self._wake.clear()
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
 
