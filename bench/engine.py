@@ -148,7 +148,7 @@ def row(name: str, values: list[float]) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--starts", type=int, default=200)
+    parser.add_argument("--starts", type=int, default=200, help="0 skips the start latency part")
     args = parser.parse_args()
 
     postgres = EmbeddedPostgres(REPO_ROOT / ".data" / "postgres", 55432, database=DATABASE)
@@ -174,6 +174,9 @@ async def main() -> None:
             # Starts on a queue no worker polls measure web + Temporal alone; starts on the
             # worker's queue measure them while the started executions run on the same 2 CPUs.
             idle_queue = f"{queue}-idle"
+            if not args.starts:
+                print(f"engine/bare p50: {percentile(engine_ms, 50) / percentile(bare_ms, 50):.2f}")
+                return
             raw_ms = await raw_start_latency(env.client, idle_queue, definition, args.starts)
             port = 18000 + os.getpid() % 1000
             web_env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -25,8 +26,8 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
         try:
             whole = _WHOLE_EXPRESSION.match(value)
             if whole and "{{" not in whole.group("expr"):
-                return _defined(_ENV.compile_expression(whole.group("expr"), False)(**context))
-            return _ENV.from_string(value).render(**context)
+                return _defined(_expression(whole.group("expr"))(**context))
+            return _template(value).render(**context)
         except TemplateError as exc:
             raise TemplateProblem(f"{value!r}: {exc}") from exc
     if isinstance(value, list):
@@ -34,6 +35,18 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, dict):
         return {key: render_value(item, context) for key, item in value.items()}
     return value
+
+
+# Compiling is the slow part and the same few sources come back at every step of every
+# execution: keep the compiled forms (pure functions of their source; the sandbox still applies).
+@functools.lru_cache(maxsize=1024)
+def _expression(source: str) -> Any:
+    return _ENV.compile_expression(source, False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(source: str) -> Template:
+    return _ENV.from_string(source)
 
 
 def _defined(value: Any) -> Any:
@@ -44,7 +57,7 @@ def _defined(value: Any) -> Any:
 
 def evaluate_condition(expression: str, context: Mapping[str, Any]) -> bool:
     try:
-        return bool(_defined(_ENV.compile_expression(expression, False)(**context)))
+        return bool(_defined(_expression(expression)(**context)))
     except TemplateError as exc:
         raise TemplateProblem(f"condition {expression!r}: {exc}") from exc
 
