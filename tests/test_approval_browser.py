@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 
 from playwright.async_api import Browser, expect
+from temporalio.client import Client
 
 from app.db.tables import DemoBillingAccount, DemoContact
 from app.domain.identity import DEMO_USERS
 from app.services.executions import ExecutionService
 from app.settings import REPO_ROOT
+from app.temporal.contracts import DecisionInput
 from tests.browser import sign_in
 from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
 
@@ -117,4 +119,26 @@ async def test_a_refused_decision_shows_why_in_place_and_keeps_what_was_entered(
     )
     await expect(billing.get_by_label("Reason (required to reject)")).to_have_value("my notes")
     assert (await engine.timeline(execution_id)).steps[3].status == "waiting_approval"
+    await engine.cancel(execution_id)
+
+
+async def test_a_live_update_while_ticking_boxes_keeps_what_was_entered(
+    browser: Browser, web_server: str, engine: ExecutionService, temporal_client: Client
+) -> None:
+    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+    await waiting_at(engine, execution_id, "create_crm_record")
+    page = await sign_in(browser, web_server, "Carol Approver")
+    await page.goto(f"/executions/{execution_id}")
+    card = page.locator("#step-create_crm_record")
+    await card.get_by_label(CRM_CONFIRMATIONS[0]).check()
+    await card.get_by_label("Reason (required to reject)").fill("half-way")
+
+    # Something else changes the timeline meanwhile: an invalid signal, shown under the step.
+    await temporal_client.get_workflow_handle(execution_id).signal(
+        "approve_step",
+        DecisionInput(step_id="create_crm_record", user_id="vera", action="approved"),
+    )
+    await expect(card).to_contain_text("Ignored signal", timeout=LIVE)
+    await expect(card.get_by_label(CRM_CONFIRMATIONS[0])).to_be_checked()
+    await expect(card.get_by_label("Reason (required to reject)")).to_have_value("half-way")
     await engine.cancel(execution_id)
