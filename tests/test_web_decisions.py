@@ -152,3 +152,23 @@ async def test_cancel_through_the_api_ends_a_waiting_execution(
     assert response.status_code == 202
     timeline = await finished(engine, execution_id)
     assert timeline.status == "cancelled" and timeline.steps[2].status == "cancelled"
+
+
+async def test_api_lists_executions_with_filters_and_my_approvals(
+    client: httpx.AsyncClient, engine: ExecutionService
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    listed = await client.get(f"{API}?waiting=true", headers=api_headers("vera"))
+    assert listed.status_code == 200
+    assert [(r["execution_id"], r["waiting"]) for r in listed.json()] == [(execution_id, True)]
+    assert (await client.get(f"{API}?status=completed", headers=api_headers("vera"))).json() == []
+
+    mine = await client.get("/api/workflows/approvals", headers=api_headers("carol"))
+    assert [(a["execution_id"], a["step_id"]) for a in mine.json()] == [
+        (execution_id, "create_crm_record")
+    ]
+    viewer = await client.get("/api/workflows/approvals", headers=api_headers("vera"))
+    assert viewer.json() == []
+    await engine.cancel(execution_id)

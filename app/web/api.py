@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import JSONBody
 
 from app.domain.identity import Role, User
+from app.services import inbox, listings
 from app.services.executions import (
     DecisionRefused,
     ExecutionService,
@@ -95,6 +96,26 @@ class ExecutionApi(Controller):
             status="running",
             timeline_url=f"/executions/{execution_id}",
         )
+
+    @get("/executions")
+    async def list_executions(
+        self, status: str = "", workflow_id: str = "", waiting: bool = False, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Executions, newest first; filter by `status`, `workflow_id`, or `waiting` (a step
+        waits for approval). Each row says whether it is waiting."""
+        rows = await listings.list_executions(
+            listings.ExecutionFilter(status=status, workflow_id=workflow_id, waiting=waiting),
+            limit=max(1, min(limit, 500)),
+        )
+        return [{**row, "timeline_url": f"/executions/{row['execution_id']}"} for row in rows]
+
+    @get("/approvals")
+    async def list_approvals(
+        self, request: Request[User, str, Any], executions: NamedDependency[ExecutionService]
+    ) -> list[dict[str, Any]]:
+        """Steps waiting for approval that the caller may decide (their inbox), oldest first."""
+        waiting = await inbox.waiting_approvals(executions.definitions)
+        return [asdict(item) for item in inbox.for_user(waiting, request.user)]
 
     @get("/executions/{execution_id:str}")
     async def get_execution(
