@@ -157,6 +157,15 @@ class EmbeddedPostgres:
         if exists.stdout.strip() != "1":
             self._run([*base, f'CREATE DATABASE "{database}"'])
 
+    def databases_in_use(self, like: str) -> list[str]:
+        """Databases matching the SQL LIKE pattern `like` that someone is connected to now."""
+        query = f"SELECT DISTINCT datname FROM pg_stat_activity WHERE datname LIKE '{like}'"
+        found = subprocess.run(
+            [*self._psql(), "-tAc", query],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        return found.stdout.split()
+
     def stop(self) -> None:
         if not self.started_here:
             return

@@ -43,7 +43,9 @@ def embedded_postgres() -> Iterator[EmbeddedPostgres]:
     postgres.ensure_database(TEST_DATABASE, fresh=True)
     yield postgres
     postgres.drop_database(TEST_DATABASE)
-    postgres.stop()
+    # Another session (a second terminal, a benchmark, `make run`) may still use the cluster.
+    if not postgres.databases_in_use("stepladder%"):
+        postgres.stop()
 
 
 @pytest.fixture(scope="session")
