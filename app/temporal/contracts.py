@@ -234,3 +234,8 @@ class StepRunRecord:
     duration_ms: int | None
     summary: str
     error: str
+
+
+@dataclass
+class StepRunBatch:
+    records: list[StepRunRecord]

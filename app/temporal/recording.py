@@ -18,6 +18,7 @@ from app.temporal.contracts import (
     ExecutionFinished,
     ExecutionStarted,
     ModeLookup,
+    StepRunBatch,
     StepRunRecord,
 )
 
@@ -47,6 +48,13 @@ async def record_execution_finished(rec: ExecutionFinished) -> None:
 
 
 @activity.defn
+async def record_step_runs(batch: StepRunBatch) -> None:
+    """Several step outcomes at once, in order (the workflow batches steps that run back to
+    back); each is upserted and, when final, handed to the promotion rules."""
+    for rec in batch.records:
+        await record_step_run(rec)
+
+
 async def record_step_run(rec: StepRunRecord) -> None:
     # run_key is unique: a retried activity overwrites its own row instead of adding one.
     await StepRun.raw(
@@ -104,5 +112,5 @@ RECORDING_ACTIVITIES: list[Callable[..., Any]] = [
     record_decision,
     record_execution_started,
     record_execution_finished,
-    record_step_run,
+    record_step_runs,
 ]

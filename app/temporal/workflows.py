@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         ModeLookup,
         OperationPreview,
         PreviewRequest,
+        StepRunBatch,
         StepRunRecord,
         StepState,
         Timeline,
@@ -58,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
         record_decision,
         record_execution_finished,
         record_execution_started,
-        record_step_run,
+        record_step_runs,
         resolve_step_mode,
     )
 
@@ -68,6 +69,8 @@ _DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A preview that cannot be built must not block the approver forever: give up and say so.
 _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 _MODE_LOOKUP_TIMEOUT = timedelta(seconds=10)
+# Step outcomes wait at most this long to be written while steps keep running back to back.
+FLUSH_AFTER = timedelta(seconds=1)
 
 SYSTEM_USER = "stepladder"
 
@@ -95,6 +98,8 @@ class ExecutionWorkflow:
         # Outcome records run beside the next steps (the step is not waiting on PostgreSQL);
         # all are settled before the execution records its end.
         self._recording: list[asyncio.Future[Any]] = []
+        self._unflushed: list[StepRunRecord] = []  # step outcomes not yet sent to PostgreSQL
+        self._unflushed_since: datetime | None = None
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
@@ -173,15 +178,14 @@ class ExecutionWorkflow:
         await self._flush_decisions()
         # The execution's end is recorded beside the last step records (not after them), and
         # the timeline says finished only once all are in PostgreSQL — during a database outage
-        # the execution stays "running" until they are. (The first record, the execution's
-        # start, has long finished: the end updates the row it inserted.)
-        await self._recording[0]
+        # the execution stays "running" until they are. (The end updates the row the start
+        # inserted, so it waits for that record — long finished by now.)
+        await asyncio.shield(self._started_record)
         self._record_later(
             record_execution_finished,
             ExecutionFinished(inp.execution_id, status, outcome, ended_at),
         )
-        await asyncio.gather(*self._recording)
-        self._recording.clear()
+        await self._settle_records()
         self._timeline.status = status
         self._timeline.outcome = outcome
         self._timeline.ended_at = ended_at
@@ -476,9 +480,12 @@ class ExecutionWorkflow:
         self._bump()
 
     async def _record(self, inp: ExecutionInput, state: StepState) -> None:
+        """Queue the step's outcome; steps that run back to back are written together (one
+        local activity instead of one per step), at least every FLUSH_AFTER, at once when a
+        step starts waiting (the inbox reads it), and before the execution ends."""
         await self._flush_decisions()
-        self._record_later(
-            record_step_run,
+        now = workflow.now()
+        self._unflushed.append(
             StepRunRecord(
                 execution_id=inp.execution_id,
                 workflow_id=inp.definition.id,
@@ -490,8 +497,16 @@ class ExecutionWorkflow:
                 duration_ms=state.duration_ms,
                 summary=state.summary,
                 error=state.error,
-            ),
+            )
         )
+        self._unflushed_since = self._unflushed_since or now
+        if state.status == "waiting_approval" or now - self._unflushed_since >= FLUSH_AFTER:
+            self._flush_step_runs()
+
+    def _flush_step_runs(self) -> None:
+        if self._unflushed:
+            self._record_later(record_step_runs, StepRunBatch(self._unflushed))
+            self._unflushed, self._unflushed_since = [], None
 
     # Records are short, idempotent PostgreSQL writes: local activities, run by this worker
     # without a round trip through the server per record. (A retry after a worker crash may
@@ -502,6 +517,7 @@ class ExecutionWorkflow:
         )
 
     async def _settle_records(self) -> None:
+        self._flush_step_runs()
         # Shielded: cancelling the execution while it waits here must not cancel the records.
         await asyncio.gather(*(asyncio.shield(record) for record in self._recording))
         self._recording.clear()
