@@ -93,12 +93,14 @@ class ExecutionWorkflow:
         self._input: ExecutionInput | None = None
         self._timeline: Timeline | None = None
         self._waiting: _Waiting | None = None
-        self._unrecorded: list[DecisionRecord] = []
+        self._unrecorded_decisions: list[DecisionRecord] = []
         self._decision_count = 0
         # Outcome records run beside the next steps (the step is not waiting on PostgreSQL);
         # all are settled before the execution records its end.
         self._recording: list[asyncio.Future[Any]] = []
-        self._unflushed: list[StepRunRecord] = []  # step outcomes not yet sent to PostgreSQL
+        self._unflushed_step_runs: list[
+            StepRunRecord
+        ] = []  # step outcomes not yet sent to PostgreSQL
         self._unflushed_since: datetime | None = None
 
     @workflow.run
@@ -286,7 +288,7 @@ class ExecutionWorkflow:
                 break
             try:
                 await workflow.wait_condition(
-                    lambda: bool(waiting.verdict or self._unrecorded), timeout=remaining
+                    lambda: bool(waiting.verdict or self._unrecorded_decisions), timeout=remaining
                 )
             except TimeoutError:
                 break
@@ -436,7 +438,7 @@ class ExecutionWorkflow:
     def _queue_record(self, d: DecisionInput, *, accepted: bool, refusal: str = "") -> None:
         assert self._input is not None
         self._decision_count += 1
-        self._unrecorded.append(
+        self._unrecorded_decisions.append(
             DecisionRecord(
                 decision_key=f"{self._input.execution_id}/{d.step_id}/{self._decision_count}",
                 execution_id=self._input.execution_id,
@@ -455,9 +457,9 @@ class ExecutionWorkflow:
         )
 
     async def _flush_decisions(self) -> None:
-        while self._unrecorded:
-            await self._db(record_decision, self._unrecorded[0])
-            self._unrecorded.pop(0)
+        while self._unrecorded_decisions:
+            await self._db(record_decision, self._unrecorded_decisions[0])
+            self._unrecorded_decisions.pop(0)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -485,7 +487,7 @@ class ExecutionWorkflow:
         step starts waiting (the inbox reads it), and before the execution ends."""
         await self._flush_decisions()
         now = workflow.now()
-        self._unflushed.append(
+        self._unflushed_step_runs.append(
             StepRunRecord(
                 execution_id=inp.execution_id,
                 workflow_id=inp.definition.id,
@@ -504,9 +506,9 @@ class ExecutionWorkflow:
             self._flush_step_runs()
 
     def _flush_step_runs(self) -> None:
-        if self._unflushed:
-            self._record_later(record_step_runs, StepRunBatch(self._unflushed))
-            self._unflushed, self._unflushed_since = [], None
+        if self._unflushed_step_runs:
+            self._record_later(record_step_runs, StepRunBatch(self._unflushed_step_runs))
+            self._unflushed_step_runs, self._unflushed_since = [], None
 
     # Records are short, idempotent PostgreSQL writes: local activities, run by this worker
     # without a round trip through the server per record. (A retry after a worker crash may
