@@ -98,9 +98,8 @@ class ExecutionWorkflow:
         # Outcome records run beside the next steps (the step is not waiting on PostgreSQL);
         # all are settled before the execution records its end.
         self._recording: list[asyncio.Future[Any]] = []
-        self._unflushed_step_runs: list[
-            StepRunRecord
-        ] = []  # step outcomes not yet sent to PostgreSQL
+        # Step outcomes not yet sent to PostgreSQL (batched while steps run back to back).
+        self._unflushed_step_runs: list[StepRunRecord] = []
         self._unflushed_since: datetime | None = None
 
     @workflow.run
