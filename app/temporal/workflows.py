@@ -9,7 +9,7 @@ activity → the outcome recorded. The `timeline` query returns everything a pag
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -371,7 +371,7 @@ class ExecutionWorkflow:
                 f"{workflow.now().isoformat()} · {decision.user_id or 'unknown user'} "
                 f"({decision.action or 'no action'}): {refused.message}"
             )
-            self._queue_record(decision, accepted=False, refusal=refused.message)
+            self._queue_record(decision, _view(decision), accepted=False, refusal=refused.message)
             self._bump()
 
     def _refusal(self, d: DecisionInput) -> Refusal | None:
@@ -406,18 +406,9 @@ class ExecutionWorkflow:
         waiting = self._waiting
         assert waiting is not None
         state = waiting.state
-        state.decisions.append(
-            DecisionView(
-                user_id=d.user_id,
-                action=d.action,
-                decided_at=workflow.now().isoformat(),
-                source=d.source,
-                reason=d.reason,
-                confirmations=list(d.confirmations),
-                typed_confirmation=d.typed_confirmation,
-            )
-        )
-        self._queue_record(d, accepted=True)
+        view = _view(d)
+        state.decisions.append(view)
+        self._queue_record(d, view, accepted=True)
         if d.action == DecisionAction.REJECTED:
             waiting.verdict, waiting.decided_by, waiting.reason = "rejected", d.user_id, d.reason
             state.status = "rejected"
@@ -434,7 +425,9 @@ class ExecutionWorkflow:
             required_approvals=waiting.request.required_approvals,
         )
 
-    def _queue_record(self, d: DecisionInput, *, accepted: bool, refusal: str = "") -> None:
+    def _queue_record(
+        self, d: DecisionInput, view: DecisionView, *, accepted: bool, refusal: str = ""
+    ) -> None:
         assert self._input is not None
         self._decision_count += 1
         self._unrecorded_decisions.append(
@@ -443,15 +436,9 @@ class ExecutionWorkflow:
                 execution_id=self._input.execution_id,
                 workflow_id=self._input.definition.id,
                 step_id=d.step_id,
-                user_id=d.user_id,
-                action=d.action,
-                reason=d.reason,
-                confirmations=list(d.confirmations),
-                typed_confirmation=d.typed_confirmation,
-                source=d.source,
-                decided_at=workflow.now().isoformat(),
                 accepted=accepted,
                 refusal=refusal,
+                **asdict(view),
             )
         )
 
@@ -539,6 +526,19 @@ class ExecutionWorkflow:
         if self._timeline is None:
             raise ApplicationError("execution has not started yet")
         return self._timeline
+
+
+def _view(d: DecisionInput) -> DecisionView:
+    """The decision as the timeline shows it (and, with its keys, as it is recorded)."""
+    return DecisionView(
+        user_id=d.user_id,
+        action=d.action,
+        decided_at=workflow.now().isoformat(),
+        source=d.source,
+        reason=d.reason,
+        confirmations=list(d.confirmations),
+        typed_confirmation=d.typed_confirmation,
+    )
 
 
 def _approver(d: DecisionInput) -> Approver | None:
