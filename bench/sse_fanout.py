@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -54,7 +53,7 @@ from app.domain.identity import DEMO_USERS
 from app.services.executions import ExecutionService
 from app.services.step_configs import seed_step_configs
 from app.settings import REPO_ROOT
-from app.temporal.actions import ACTION_NAMES
+from app.temporal.actions import ACTION_NAMES, step_action
 from app.temporal.contracts import ActionInput, ActionResult, Timeline
 from app.temporal.worker import build_worker
 from app.web.identity import SESSION_COOKIE, sign
@@ -70,7 +69,7 @@ CRM_CONFIRMATIONS = ["I have reviewed the customer data", "I confirm this is for
 # --- the worker process: the real worker plus one slow activity -----------------------------
 
 
-@activity.defn(name="bench_work")
+@step_action("bench_work")
 async def bench_work(inp: ActionInput) -> ActionResult:
     """Work that takes a while, like a call to a slow system."""
     seconds = float(inp.params.get("seconds", 1.0))

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from temporalio.client import Client
 
-from app.db.tables import ApprovalDecision, DemoContact, StepRun
+from app.db.tables import ApprovalDecision, DemoContact, StepConfig, StepRun
 from app.domain.identity import DEMO_USERS
 from app.services.executions import ExecutionService
 from app.services.step_configs import seed_step_configs
@@ -106,3 +106,51 @@ async def test_decisions_and_outcomes_recorded_during_an_outage_land_once_it_end
     assert await ApprovalDecision.count().where(ApprovalDecision.execution_id == execution_id) == 2
     assert await StepRun.count().where(StepRun.execution_id == execution_id) == 5
     assert await DemoContact.count() == 1
+
+
+async def test_a_step_reached_during_an_outage_waits_for_its_mode_then_runs_in_it(
+    temporal_client: Client, settings: Settings, database_url: str
+) -> None:
+    """The mode is read when the step is reached; while PostgreSQL is unreachable the step
+    neither runs (in a guessed mode) nor fails: it waits, and runs in the mode the database
+    holds once it is back — here one an admin set during the outage."""
+    await seed_step_configs(DEFINITIONS.values())
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    engine = ExecutionService(temporal_client, DEFINITIONS, queue)
+    pg_port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
+    async with relay_to(pg_port) as relay:
+        via_relay = database_url.replace(f":{pg_port}/", f":{relay.port}/")
+        async with worker_process(settings, queue, database_url=via_relay):
+            # A first execution proves the worker is up and connected before the outage.
+            first = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
+            await waiting_at(engine, first, "create_crm_record")
+            await engine.cancel(first)
+            await finished(engine, first)
+
+            await relay.cut()
+            execution_id = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
+            until = time.monotonic() + 3
+            while time.monotonic() < until:
+                timeline = await engine.timeline(execution_id)
+                assert timeline.status == "running"
+                assert timeline.steps[0].status in ("pending", "running"), timeline.steps[0]
+                await asyncio.sleep(0.2)
+            # The test reaches PostgreSQL directly; the worker does not.
+            await StepConfig.update({StepConfig.mode: "validation_required"}).where(
+                StepConfig.step_id == "validate_email"
+            )
+            await relay.restore()
+            timeline = await waiting_at(engine, execution_id, "validate_email")
+            assert timeline.steps[0].mode == "validation_required"
+            await engine.decide(execution_id, "validate_email", DEMO_USERS["carol"], "approved")
+            timeline = await waiting_at(engine, execution_id, "create_crm_record")
+            assert [s.status for s in timeline.steps[:2]] == ["completed", "completed"]
+            await engine.cancel(execution_id)
+            await finished(engine, execution_id)
+
+    rows = await StepRun.select(StepRun.step_id, StepRun.mode, StepRun.status).where(
+        StepRun.execution_id == execution_id
+    )
+    by_step = {row["step_id"]: (row["mode"], row["status"]) for row in rows}
+    assert by_step["validate_email"] == ("validation_required", "completed")
+    assert by_step["check_duplicates"][1] == "completed"

@@ -96,6 +96,12 @@ async def test_a_failing_step_stops_the_execution_and_later_steps_never_run(
     assert await DemoContact.count() == 0
     record = await Execution.objects().get(Execution.execution_id == execution_id)
     assert record is not None and record.status == "failed"
+    # The failure counts against the mode the step ran in (what demotion reads).
+    assert timeline.steps[0].mode == "always_auto"
+    run = await StepRun.select(StepRun.mode, StepRun.status).where(
+        StepRun.execution_id == execution_id
+    )
+    assert run == [{"mode": "always_auto", "status": "failed"}]
 
 
 async def test_a_failing_step_marked_continue_on_failure_lets_the_execution_go_on(

@@ -1,9 +1,15 @@
 """Determinism guard: recorded workflow histories replay through Temporal's Replayer against
 the current workflow code, so a non-deterministic change fails the suite.
 
-tests/histories/*.json were recorded from real executions (approve, reject, signal, mode switch,
-cancel). After an intentional, versioned change to the workflow, re-record them with
-`STEPLADDER_RECORD_HISTORIES=1 python -m pytest tests/test_replay.py` and say why in the commit.
+tests/histories/*.json were recorded from real executions (approve, reject, mode switch, cancel)
+by the current workflow; tests/histories/v1/ by the workflow before the step's mode was read
+inside the action activity (workflow.patched "mode-read-with-action"). Those older histories
+stay: they prove executions started by an older worker still finish after a deploy.
+
+A change to the commands a workflow issues must be guarded by `workflow.patched(...)` so the
+older histories still replay; then re-record the current ones with
+`STEPLADDER_RECORD_HISTORIES=1 python -m pytest tests/test_replay.py` (to show the new path)
+and say why in the commit.
 """
 
 from __future__ import annotations
@@ -91,7 +97,9 @@ async def test_a_fresh_history_replays_deterministically(
         )  # fmt: skip
 
 
-@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted(HISTORIES.glob("**/*.json")), ids=lambda p: str(p.relative_to(HISTORIES))
+)
 async def test_recorded_histories_replay_against_the_current_workflow(path: Path) -> None:
     history = load_history(path)
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)

@@ -19,13 +19,25 @@ class ExecutionInput:
 
 
 @dataclass
+class ModeLookup:
+    """Which mode a step runs in: read from step_configs when the step is reached."""
+
+    workflow_id: str
+    step_id: str
+    default_mode: str
+
+
+@dataclass
 class ActionInput:
-    """What an action activity receives: rendered params and the key that makes it idempotent."""
+    """What an action activity receives: rendered params and the key that makes it idempotent.
+    With `check_mode`, the activity first reads the step's current mode and runs the action only
+    if that mode is automatic (see app/temporal/actions.py `step_action`)."""
 
     execution_id: str
     step_id: str
     params: dict[str, Any]
     workflow_id: str = ""
+    check_mode: ModeLookup | None = None
 
     @property
     def run_key(self) -> str:
@@ -36,15 +48,11 @@ class ActionInput:
 class ActionResult:
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ModeLookup:
-    """Which mode a step runs in: read from step_configs when the step is reached."""
-
-    workflow_id: str
-    step_id: str
-    default_mode: str
+    # Set when the activity checked the mode (ActionInput.check_mode): the mode it read, and
+    # whether it ran the action — not when the mode asks for approval or could not be read
+    # (mode "": the database is unavailable; the workflow reads it again, retrying).
+    mode: str = ""
+    ran: bool = True
 
 
 @dataclass

@@ -4,6 +4,7 @@ decisions out — every write idempotent, so a retried activity never writes twi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ from app.temporal.contracts import (
     StepRunBatch,
     StepRunRecord,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _ts(value: str) -> datetime | None:
@@ -49,13 +52,19 @@ async def record_execution_finished(rec: ExecutionFinished) -> None:
 
 @activity.defn
 async def record_step_runs(batch: StepRunBatch) -> None:
-    """Several step outcomes at once, in order (the workflow batches steps that run back to
-    back); each is upserted and, when final, handed to the promotion rules."""
-    for rec in batch.records:
-        await record_step_run(rec)
+    """Several step outcomes at once (the workflow batches steps that run back to back), in one
+    transaction: each is upserted, then every step with a final outcome is handed to the
+    promotion rules — in (workflow, step) order, so concurrent batches lock step rows in the
+    same order and never deadlock."""
+    async with StepRun._meta.db.transaction():
+        for rec in batch.records:
+            await _upsert_step_run(rec)
+        finals = {(r.workflow_id, r.step_id) for r in batch.records if r.status in FINAL_STATUSES}
+        for workflow_id, step_id in sorted(finals):
+            await evaluate_after_outcome(workflow_id, step_id)
 
 
-async def record_step_run(rec: StepRunRecord) -> None:
+async def _upsert_step_run(rec: StepRunRecord) -> None:
     # run_key is unique: a retried activity overwrites its own row instead of adding one.
     await StepRun.raw(
         "INSERT INTO step_runs (run_key, execution_id, workflow_id, step_id, mode, status, "
@@ -72,12 +81,15 @@ async def record_step_run(rec: StepRunRecord) -> None:
         rec.mode, rec.status, _ts(rec.started_at), _ts(rec.ended_at), rec.duration_ms,
         rec.summary, rec.error,
     )  # fmt: skip
-    if rec.status in FINAL_STATUSES:
-        await evaluate_after_outcome(rec.workflow_id, rec.step_id)
 
 
 @activity.defn
 async def resolve_step_mode(lookup: ModeLookup) -> str:
+    """The mode, when the action activity could not read it (see `step_action`)."""
+    return await read_step_mode(lookup)
+
+
+async def read_step_mode(lookup: ModeLookup) -> str:
     """The step's current mode from step_configs (an admin's or a promotion's latest word);
     the definition's default when the step has no configuration yet."""
     row = (
@@ -89,7 +101,7 @@ async def resolve_step_mode(lookup: ModeLookup) -> str:
     )
     mode = row["mode"] if row else lookup.default_mode
     if mode not in DeploymentMode.__members__.values():
-        activity.logger.warning("step %s has unknown mode %r; using its default", lookup, mode)
+        logger.warning("step %s has unknown mode %r; using its default", lookup, mode)
         return lookup.default_mode
     return str(mode)
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from app.domain.identity import DEMO_USERS
     from app.domain.modes import DeploymentMode
     from app.domain.templating import TemplateProblem, evaluate_condition, render_value
+    from app.temporal.actions import mode_of_failure
     from app.temporal.contracts import (
         WORKFLOW_TYPE,
         ActionInput,
@@ -68,11 +69,12 @@ _DB_TIMEOUT = timedelta(seconds=30)
 _DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A preview that cannot be built must not block the approver forever: give up and say so.
 _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
-_MODE_LOOKUP_TIMEOUT = timedelta(seconds=10)
 # Step outcomes wait at most this long to be written while steps keep running back to back.
 FLUSH_AFTER = timedelta(seconds=1)
 
 SYSTEM_USER = "stepladder"
+# Workflow versions (workflow.patched ids): keep each until no execution started before it runs.
+MODE_READ_WITH_ACTION = "mode-read-with-action"
 
 
 @dataclass
@@ -211,27 +213,52 @@ class ExecutionWorkflow:
             await self._record(inp, state)
             return "failed"
 
-        # A local activity: a short read in this worker, no extra round trip through the server.
-        state.mode = await workflow.execute_local_activity(
-            resolve_step_mode,
-            ModeLookup(inp.definition.id, step.id, step.default_mode.value),
-            start_to_close_timeout=_MODE_LOOKUP_TIMEOUT,
-            retry_policy=_DB_RETRY,
-        )
-        self._bump()
+        # Reached: one activity reads the step's mode and, when it is automatic, runs the action
+        # straight away. While it is out the step shows "running" with no mode yet; a step whose
+        # mode asks for approval moves on to "preparing" within milliseconds.
+        lookup = ModeLookup(inp.definition.id, step.id, step.default_mode.value)
+        # Executions started before this (tests/histories/v1) read the mode in a local activity
+        # first; they replay down that path, every new one takes the single activity.
+        if workflow.patched(MODE_READ_WITH_ACTION):
+            reached = await self._run_action(inp, step, state, params, context, lookup, check=True)
+            if reached in ("completed", "failed"):
+                return reached
+        if not state.mode:  # the activity could not read it: read it again, retrying
+            state.mode = await self._db(resolve_step_mode, lookup)
+            self._bump()
         if DeploymentMode(state.mode).needs_approval:
             verdict = await self._await_decisions(inp, step, state, params, context)
             if verdict != "approved":
                 await self._record(inp, state)
                 return verdict
+        return await self._run_action(inp, step, state, params, context, lookup, check=False)
 
+    async def _run_action(
+        self,
+        inp: ExecutionInput,
+        step: StepDefinition,
+        state: StepState,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        lookup: ModeLookup,
+        *,
+        check: bool,
+    ) -> str:
+        """Run the step's action activity: "completed" or "failed" (recorded), or "held" when,
+        asked to check the mode first, the activity found it needs approval (or unreadable)."""
         state.status = "running"
         state.started_at = workflow.now().isoformat()
         self._bump()
         try:
             result = await workflow.execute_activity(
                 step.action,
-                ActionInput(inp.execution_id, step.id, params, workflow_id=inp.definition.id),
+                ActionInput(
+                    inp.execution_id,
+                    step.id,
+                    params,
+                    inp.definition.id,
+                    check_mode=lookup if check else None,
+                ),
                 result_type=ActionResult,
                 start_to_close_timeout=timedelta(seconds=step.timeout_seconds),
                 retry_policy=RetryPolicy(
@@ -243,9 +270,17 @@ class ExecutionWorkflow:
         except ActivityError as exc:
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            state.mode = state.mode or mode_of_failure(cause)
+            if not state.mode:  # timed out before it could say: the mode it would have used
+                state.mode = await self._db(resolve_step_mode, lookup)
             self._finish_step(state, "failed", error=message)
             await self._record(inp, state)
             return "failed"
+        if not result.ran:
+            state.mode, state.status, state.started_at = result.mode, "pending", ""
+            self._bump()
+            return "held"
+        state.mode = state.mode or result.mode
         context["steps"][step.id] = {"result": result.data, "summary": result.summary}
         state.result = result.data
         self._finish_step(state, "completed", summary=result.summary)
