@@ -266,7 +266,12 @@ def main(argv: list[str] | None = None) -> None:
         SimulationError,
     ) as exc:
         print(f"stepladder {args.command}: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Straight out: after a failed connection the Temporal client's native threads can
+        # crash the interpreter's clean-up (seen as a 1-in-20 SIGSEGV/SIGABRT instead of
+        # exit 1). Nothing is left to clean up here: commands close what they open.
+        os._exit(1)
     except KeyboardInterrupt:
         pass
 

@@ -34,7 +34,7 @@ MODE_DETAIL = "step_mode"
 Action = Callable[[ActionInput], Awaitable[ActionResult]]
 
 
-def step_action(name: str) -> Callable[[Action], Callable[[ActionInput], Awaitable[ActionResult]]]:
+def step_action(name: str) -> Callable[[Action], Action]:
     """Declare an action activity named `name`.
 
     Called with `ActionInput.check_mode` (the workflow does so when a step is reached), the
@@ -45,7 +45,7 @@ def step_action(name: str) -> Callable[[Action], Callable[[ActionInput], Awaitab
     last detail), so the step run records the mode actually used. Injected faults apply here.
     """
 
-    def declare(run: Action) -> Callable[[ActionInput], Awaitable[ActionResult]]:
+    def declare(run: Action) -> Action:
         async def activity_fn(inp: ActionInput) -> ActionResult:
             mode = ""
             if inp.check_mode is not None:
@@ -70,8 +70,13 @@ def step_action(name: str) -> Callable[[Action], Callable[[ActionInput], Awaitab
 
 
 async def _mode_or_blank(lookup: ModeLookup) -> str:
+    # At most half the action's own time: a slow read must leave the action room to run.
+    limit = MODE_READ_TIMEOUT
+    action_timeout = activity.info().start_to_close_timeout if activity.in_activity() else None
+    if action_timeout is not None:
+        limit = min(limit, action_timeout / 2)
     try:
-        return await asyncio.wait_for(read_step_mode(lookup), MODE_READ_TIMEOUT.total_seconds())
+        return await asyncio.wait_for(read_step_mode(lookup), limit.total_seconds())
     except Exception as exc:  # noqa: BLE001 — any failure: the workflow's lookup retries
         logger.warning("could not read the mode of %s/%s: %r", lookup.workflow_id,
                        lookup.step_id, exc)  # fmt: skip

@@ -247,3 +247,17 @@ class StepRunRecord:
 @dataclass
 class StepRunBatch:
     records: list[StepRunRecord]
+
+
+@dataclass
+class ProgressRecord:
+    """What an execution has not yet written, written in one transaction (`record_progress`):
+    its start, step outcomes, its end. The start comes again with the end (it is idempotent),
+    so an end can never land before the start it updates."""
+
+    started: ExecutionStarted | None = None
+    step_runs: list[StepRunRecord] = field(default_factory=list)
+    finished: ExecutionFinished | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.step_runs or self.finished)

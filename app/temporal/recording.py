@@ -19,6 +19,7 @@ from app.temporal.contracts import (
     ExecutionFinished,
     ExecutionStarted,
     ModeLookup,
+    ProgressRecord,
     StepRunBatch,
     StepRunRecord,
 )
@@ -31,7 +32,25 @@ def _ts(value: str) -> datetime | None:
 
 
 @activity.defn
+async def record_progress(rec: ProgressRecord) -> None:
+    """An execution's pending records in one transaction: start, step outcomes (every step with
+    a final outcome then handed to the promotion rules), end."""
+    async with Execution._meta.db.transaction():
+        if rec.started is not None:
+            await _insert_started(rec.started)
+        await _record_step_runs(rec.step_runs)
+        if rec.finished is not None:
+            await _update_finished(rec.finished)
+
+
+# The three below write what record_progress writes, one record per activity: executions started
+# before it (workflow.patched "mode-read-with-action") still call them.
+@activity.defn
 async def record_execution_started(rec: ExecutionStarted) -> None:
+    await _insert_started(rec)
+
+
+async def _insert_started(rec: ExecutionStarted) -> None:
     await Execution.raw(
         "INSERT INTO executions (execution_id, workflow_id, workflow_name, definition_hash, "
         "status, input, started_by, started_at, ended_at, outcome) "
@@ -44,6 +63,10 @@ async def record_execution_started(rec: ExecutionStarted) -> None:
 
 @activity.defn
 async def record_execution_finished(rec: ExecutionFinished) -> None:
+    await _update_finished(rec)
+
+
+async def _update_finished(rec: ExecutionFinished) -> None:
     await Execution.update(
         {Execution.status: rec.status, Execution.outcome: rec.outcome,
          Execution.ended_at: _ts(rec.ended_at)}
@@ -52,16 +75,20 @@ async def record_execution_finished(rec: ExecutionFinished) -> None:
 
 @activity.defn
 async def record_step_runs(batch: StepRunBatch) -> None:
-    """Several step outcomes at once (the workflow batches steps that run back to back), in one
-    transaction: each is upserted, then every step with a final outcome is handed to the
-    promotion rules — in (workflow, step) order, so concurrent batches lock step rows in the
-    same order and never deadlock."""
+    """Step outcomes in one transaction (executions started before `record_progress`)."""
     async with StepRun._meta.db.transaction():
-        for rec in batch.records:
-            await _upsert_step_run(rec)
-        finals = {(r.workflow_id, r.step_id) for r in batch.records if r.status in FINAL_STATUSES}
-        for workflow_id, step_id in sorted(finals):
-            await evaluate_after_outcome(workflow_id, step_id)
+        await _record_step_runs(batch.records)
+
+
+async def _record_step_runs(records: list[StepRunRecord]) -> None:
+    """Upsert each outcome, then hand every step with a final one to the promotion rules — in
+    (workflow, step) order, so concurrent transactions lock step rows in the same order and
+    never deadlock."""
+    for rec in records:
+        await _upsert_step_run(rec)
+    finals = {(r.workflow_id, r.step_id) for r in records if r.status in FINAL_STATUSES}
+    for workflow_id, step_id in sorted(finals):
+        await evaluate_after_outcome(workflow_id, step_id)
 
 
 async def _upsert_step_run(rec: StepRunRecord) -> None:
@@ -120,6 +147,7 @@ async def record_decision(rec: DecisionRecord) -> None:
 
 
 RECORDING_ACTIVITIES: list[Callable[..., Any]] = [
+    record_progress,
     resolve_step_mode,
     record_decision,
     record_execution_started,

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ModeLookup,
         OperationPreview,
         PreviewRequest,
+        ProgressRecord,
         StepRunBatch,
         StepRunRecord,
         StepState,
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         record_decision,
         record_execution_finished,
         record_execution_started,
+        record_progress,
         record_step_runs,
         resolve_step_mode,
     )
@@ -100,13 +102,21 @@ class ExecutionWorkflow:
         # Outcome records run beside the next steps (the step is not waiting on PostgreSQL);
         # all are settled before the execution records its end.
         self._recording: list[asyncio.Future[Any]] = []
-        # Step outcomes not yet sent to PostgreSQL (batched while steps run back to back).
+        # What is not yet sent to PostgreSQL: written together at most FLUSH_AFTER later, at
+        # once when a step starts waiting (the inbox reads it), and with the execution's end.
+        self._pending = ProgressRecord()
+        self._flush_timer: asyncio.Task[None] | None = None
+        self._started = ExecutionStarted("", "", "", "", {}, "", "")
+        # Executions started before MODE_READ_WITH_ACTION replay the older path: a mode lookup
+        # before each action, one record activity per start/end, step outcomes in batches.
+        self._current = True
         self._unflushed_step_runs: list[StepRunRecord] = []
         self._unflushed_since: datetime | None = None
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
         self._input = inp
+        self._current = workflow.patched(MODE_READ_WITH_ACTION)
         definition = inp.definition
         now = workflow.now().isoformat()
         timeline = self._timeline = Timeline(
@@ -125,18 +135,21 @@ class ExecutionWorkflow:
                 for s in definition.steps
             ],
         )
-        self._started_record = self._record_later(
-            record_execution_started,
-            ExecutionStarted(
-                execution_id=inp.execution_id,
-                workflow_id=definition.id,
-                workflow_name=definition.name,
-                definition_hash=definition.version_hash,
-                input=inp.input,
-                started_by=inp.started_by,
-                started_at=now,
-            ),
+        self._started = ExecutionStarted(
+            execution_id=inp.execution_id,
+            workflow_id=definition.id,
+            workflow_name=definition.name,
+            definition_hash=definition.version_hash,
+            input=inp.input,
+            started_by=inp.started_by,
+            started_at=now,
         )
+        if self._current:
+            # No activity before the first step: the start is written with the first records.
+            self._pending.started = self._started
+            self._flush_soon()
+        else:
+            self._started_record = self._record_later(record_execution_started, self._started)
         context: dict[str, Any] = {
             "input": inp.input,
             "steps": {},
@@ -179,15 +192,15 @@ class ExecutionWorkflow:
         assert self._timeline is not None
         ended_at = workflow.now().isoformat()
         await self._flush_decisions()
-        # The execution's end is recorded beside the last step records (not after them), and
-        # the timeline says finished only once all are in PostgreSQL — during a database outage
-        # the execution stays "running" until they are. (The end updates the row the start
-        # inserted, so it waits for that record — long finished by now.)
-        await asyncio.shield(self._started_record)
-        self._record_later(
-            record_execution_finished,
-            ExecutionFinished(inp.execution_id, status, outcome, ended_at),
-        )
+        # The execution's end is recorded with the last step records, and the timeline says
+        # finished only once all are in PostgreSQL — during a database outage the execution
+        # stays "running" until they are.
+        finished = ExecutionFinished(inp.execution_id, status, outcome, ended_at)
+        if self._current:
+            self._pending.started, self._pending.finished = self._started, finished
+        else:  # the end updates the row the start inserted: wait for that record
+            await asyncio.shield(self._started_record)
+            self._record_later(record_execution_finished, finished)
         await self._settle_records()
         self._timeline.status = status
         self._timeline.outcome = outcome
@@ -219,7 +232,7 @@ class ExecutionWorkflow:
         lookup = ModeLookup(inp.definition.id, step.id, step.default_mode.value)
         # Executions started before this (tests/histories/v1) read the mode in a local activity
         # first; they replay down that path, every new one takes the single activity.
-        if workflow.patched(MODE_READ_WITH_ACTION):
+        if self._current:
             reached = await self._run_action(inp, step, state, params, context, lookup, check=True)
             if reached in ("completed", "failed"):
                 return reached
@@ -503,30 +516,50 @@ class ExecutionWorkflow:
         self._bump()
 
     async def _record(self, inp: ExecutionInput, state: StepState) -> None:
-        """Queue the step's outcome; steps that run back to back are written together (one
-        local activity instead of one per step), at least every FLUSH_AFTER, at once when a
-        step starts waiting (the inbox reads it), and before the execution ends."""
+        """Queue the step's outcome. Records are written together by one local activity: at
+        most FLUSH_AFTER after they are queued, at once when a step starts waiting (the inbox
+        reads that row), and with the execution's end — so steps that run back to back cost
+        no activity of their own."""
         await self._flush_decisions()
-        now = workflow.now()
-        self._unflushed_step_runs.append(
-            StepRunRecord(
-                execution_id=inp.execution_id,
-                workflow_id=inp.definition.id,
-                step_id=state.id,
-                mode=state.mode,
-                status=state.status,
-                started_at=state.started_at,
-                ended_at=state.ended_at,
-                duration_ms=state.duration_ms,
-                summary=state.summary,
-                error=state.error,
-            )
+        run = StepRunRecord(
+            execution_id=inp.execution_id,
+            workflow_id=inp.definition.id,
+            step_id=state.id,
+            mode=state.mode,
+            status=state.status,
+            started_at=state.started_at,
+            ended_at=state.ended_at,
+            duration_ms=state.duration_ms,
+            summary=state.summary,
+            error=state.error,
         )
+        if self._current:
+            self._pending.step_runs.append(run)
+            if state.status == "waiting_approval":
+                self._flush_records()
+            else:
+                self._flush_soon()
+            return
+        now = workflow.now()
+        self._unflushed_step_runs.append(run)
         self._unflushed_since = self._unflushed_since or now
         if state.status == "waiting_approval" or now - self._unflushed_since >= FLUSH_AFTER:
-            self._flush_step_runs()
+            self._flush_records()
 
-    def _flush_step_runs(self) -> None:
+    def _flush_soon(self) -> None:
+        """Make sure what is pending is written within FLUSH_AFTER (a workflow timer: no extra
+        work unless an execution runs that long)."""
+        if self._flush_timer is None or self._flush_timer.done():
+            self._flush_timer = asyncio.create_task(self._flush_after_delay())
+
+    async def _flush_after_delay(self) -> None:
+        await workflow.sleep(FLUSH_AFTER)
+        self._flush_records()
+
+    def _flush_records(self) -> None:
+        if self._pending:
+            self._record_later(record_progress, self._pending)
+            self._pending = ProgressRecord()
         if self._unflushed_step_runs:
             self._record_later(record_step_runs, StepRunBatch(self._unflushed_step_runs))
             self._unflushed_step_runs, self._unflushed_since = [], None
@@ -540,10 +573,12 @@ class ExecutionWorkflow:
         )
 
     async def _settle_records(self) -> None:
-        self._flush_step_runs()
-        # Shielded: cancelling the execution while it waits here must not cancel the records.
-        await asyncio.gather(*(asyncio.shield(record) for record in self._recording))
-        self._recording.clear()
+        """Write everything pending and wait until every record is in PostgreSQL."""
+        while self._pending or self._unflushed_step_runs or self._recording:
+            self._flush_records()
+            recording, self._recording = self._recording, []
+            # Shielded: cancelling the execution while it waits here must not cancel records.
+            await asyncio.gather(*(asyncio.shield(record) for record in recording))
 
     def _record_later(self, activity: Any, arg: Any) -> asyncio.Future[Any]:
         record = workflow.start_local_activity(
