@@ -67,40 +67,49 @@ async def relay_to(target_port: int) -> AsyncIterator[Relay]:
             relay.server.close()
 
 
-async def test_decisions_and_outcomes_recorded_during_an_outage_land_once_it_ends(
-    temporal_client: Client, settings: Settings, database_url: str
-) -> None:
+@contextlib.asynccontextmanager
+async def engine_behind_relay(
+    client: Client, settings: Settings, database_url: str
+) -> AsyncIterator[tuple[ExecutionService, Relay]]:
+    """A `stepladder worker` process that reaches PostgreSQL only through a relay, and an
+    engine starting executions on its queue; the test itself reaches PostgreSQL directly."""
     await seed_step_configs(DEFINITIONS.values())
     queue = f"outage-{uuid.uuid4().hex[:8]}"
-    engine = ExecutionService(temporal_client, DEFINITIONS, queue)
     pg_port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
     async with relay_to(pg_port) as relay:
         via_relay = database_url.replace(f":{pg_port}/", f":{relay.port}/")
         async with worker_process(settings, queue, database_url=via_relay):
-            execution_id = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
-            await waiting_at(engine, execution_id, "create_crm_record")
-            ask = (await engine.timeline(execution_id)).steps[2].approval
-            assert ask is not None
+            yield ExecutionService(client, DEFINITIONS, queue), relay
 
-            await relay.cut()
-            # The decision needs no database: the workflow accepts it at once...
-            outcome = await engine.decide(execution_id, "create_crm_record", DEMO_USERS["bob"],
-                                          "approved", confirmations=ask.confirmations)  # fmt: skip
-            assert outcome.step_status == "approved"
-            # ...and holds the step until its record is in PostgreSQL. Watch a few seconds of
-            # outage (a window, not a wait for state: the point is that nothing moves).
-            until = time.monotonic() + 3
-            while time.monotonic() < until:
-                timeline = await engine.timeline(execution_id)
-                assert timeline.steps[2].status == "approved", timeline.steps[2]
-                await asyncio.sleep(0.2)
-            assert await ApprovalDecision.count() == 0
 
-            await relay.restore()
-            await waiting_at(engine, execution_id, "setup_billing_account")
-            await engine.decide(execution_id, "setup_billing_account", DEMO_USERS["carol"],
-                                "approved", typed_confirmation="CONFIRM BILLING")  # fmt: skip
-            timeline = await finished(engine, execution_id)
+async def test_decisions_and_outcomes_recorded_during_an_outage_land_once_it_ends(
+    temporal_client: Client, settings: Settings, database_url: str
+) -> None:
+    async with engine_behind_relay(temporal_client, settings, database_url) as (engine, relay):
+        execution_id = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
+        await waiting_at(engine, execution_id, "create_crm_record")
+        ask = (await engine.timeline(execution_id)).steps[2].approval
+        assert ask is not None
+
+        await relay.cut()
+        # The decision needs no database: the workflow accepts it at once...
+        outcome = await engine.decide(execution_id, "create_crm_record", DEMO_USERS["bob"],
+                                      "approved", confirmations=ask.confirmations)  # fmt: skip
+        assert outcome.step_status == "approved"
+        # ...and holds the step until its record is in PostgreSQL. Watch a few seconds of
+        # outage (a window, not a wait for state: the point is that nothing moves).
+        until = time.monotonic() + 3
+        while time.monotonic() < until:
+            timeline = await engine.timeline(execution_id)
+            assert timeline.steps[2].status == "approved", timeline.steps[2]
+            await asyncio.sleep(0.2)
+        assert await ApprovalDecision.count() == 0
+
+        await relay.restore()
+        await waiting_at(engine, execution_id, "setup_billing_account")
+        await engine.decide(execution_id, "setup_billing_account", DEMO_USERS["carol"],
+                            "approved", typed_confirmation="CONFIRM BILLING")  # fmt: skip
+        timeline = await finished(engine, execution_id)
 
     assert timeline.status == "completed"
     assert await ApprovalDecision.count().where(ApprovalDecision.execution_id == execution_id) == 2
@@ -114,39 +123,33 @@ async def test_a_step_reached_during_an_outage_waits_for_its_mode_then_runs_in_i
     """The mode is read when the step is reached; while PostgreSQL is unreachable the step
     neither runs (in a guessed mode) nor fails: it waits, and runs in the mode the database
     holds once it is back — here one an admin set during the outage."""
-    await seed_step_configs(DEFINITIONS.values())
-    queue = f"outage-{uuid.uuid4().hex[:8]}"
-    engine = ExecutionService(temporal_client, DEFINITIONS, queue)
-    pg_port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
-    async with relay_to(pg_port) as relay:
-        via_relay = database_url.replace(f":{pg_port}/", f":{relay.port}/")
-        async with worker_process(settings, queue, database_url=via_relay):
-            # A first execution proves the worker is up and connected before the outage.
-            first = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
-            await waiting_at(engine, first, "create_crm_record")
-            await engine.cancel(first)
-            await finished(engine, first)
+    async with engine_behind_relay(temporal_client, settings, database_url) as (engine, relay):
+        # A first execution proves the worker is up and connected before the outage.
+        first = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
+        await waiting_at(engine, first, "create_crm_record")
+        await engine.cancel(first)
+        await finished(engine, first)
 
-            await relay.cut()
-            execution_id = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
-            until = time.monotonic() + 3
-            while time.monotonic() < until:
-                timeline = await engine.timeline(execution_id)
-                assert timeline.status == "running"
-                assert timeline.steps[0].status in ("pending", "running"), timeline.steps[0]
-                await asyncio.sleep(0.2)
-            # The test reaches PostgreSQL directly; the worker does not.
-            await StepConfig.update({StepConfig.mode: "validation_required"}).where(
-                StepConfig.step_id == "validate_email"
-            )
-            await relay.restore()
-            timeline = await waiting_at(engine, execution_id, "validate_email")
-            assert timeline.steps[0].mode == "validation_required"
-            await engine.decide(execution_id, "validate_email", DEMO_USERS["carol"], "approved")
-            timeline = await waiting_at(engine, execution_id, "create_crm_record")
-            assert [s.status for s in timeline.steps[:2]] == ["completed", "completed"]
-            await engine.cancel(execution_id)
-            await finished(engine, execution_id)
+        await relay.cut()
+        execution_id = await engine.start("customer_onboarding", BASIC, DEMO_USERS["bob"])
+        until = time.monotonic() + 3
+        while time.monotonic() < until:
+            timeline = await engine.timeline(execution_id)
+            assert timeline.status == "running"
+            assert timeline.steps[0].status in ("pending", "running"), timeline.steps[0]
+            await asyncio.sleep(0.2)
+        # The test reaches PostgreSQL directly; the worker does not.
+        await StepConfig.update({StepConfig.mode: "validation_required"}).where(
+            StepConfig.step_id == "validate_email"
+        )
+        await relay.restore()
+        timeline = await waiting_at(engine, execution_id, "validate_email")
+        assert timeline.steps[0].mode == "validation_required"
+        await engine.decide(execution_id, "validate_email", DEMO_USERS["carol"], "approved")
+        timeline = await waiting_at(engine, execution_id, "create_crm_record")
+        assert [s.status for s in timeline.steps[:2]] == ["completed", "completed"]
+        await engine.cancel(execution_id)
+        await finished(engine, execution_id)
 
     rows = await StepRun.select(StepRun.step_id, StepRun.mode, StepRun.status).where(
         StepRun.execution_id == execution_id
