@@ -138,6 +138,8 @@ async def test_a_step_reached_during_an_outage_waits_for_its_mode_then_runs_in_i
             assert timeline.status == "running"
             assert timeline.steps[0].status in ("pending", "running"), timeline.steps[0]
             await asyncio.sleep(0.2)
+        # The timeline says why the step does not move.
+        assert timeline.steps[0].summary == "Waiting for PostgreSQL to read this step's mode…"
         # The test reaches PostgreSQL directly; the worker does not.
         await StepConfig.update({StepConfig.mode: "validation_required"}).where(
             StepConfig.step_id == "validate_email"

@@ -36,7 +36,7 @@ WRITE = DEFAULT_CRITERIA[ImpactLevel.WRITE]  # 98.0 % / 200 / 14 days / 50 conse
 
 def record(successes: int, failures: int = 0, days: float = 30.0) -> StepMetrics:
     """Failures first, then the successes, so the streak equals `successes`."""
-    return StepMetrics(counted_runs=(False,) * failures + (True,) * successes, days_in_mode=days)
+    return StepMetrics.from_runs((False,) * failures + (True,) * successes, days_in_mode=days)
 
 
 def ready_for(criteria: PromotionCriteria) -> StepMetrics:
@@ -185,7 +185,7 @@ def test_metrics_order_runs_by_end_time_whatever_the_input_order() -> None:
         ("completed", since + timedelta(hours=2)),
     ]
     metrics = metrics_since(runs, since, NOW)
-    assert metrics.counted_runs == (False, True, True)
+    assert metrics.recent_runs == (False, True, True)
     assert metrics.consecutive_successes == 2
 
 
@@ -217,7 +217,7 @@ def test_no_runs_means_zero_rate_and_zero_streak() -> None:
 
 
 def test_recent_success_rate_covers_only_the_last_counted_runs() -> None:
-    metrics = StepMetrics(counted_runs=(False,) * 10 + (True,) * 18 + (False,) * 2)
+    metrics = StepMetrics.from_runs((False,) * 10 + (True,) * 18 + (False,) * 2)
     assert metrics.recent_success_rate(20) == 90.0
     assert metrics.recent_success_rate(2) == 0.0
     assert metrics.recent_success_rate(100) == 60.0  # fewer runs than the window: all of them
@@ -314,7 +314,7 @@ def test_ready_when_every_criterion_is_met_exactly_and_a_next_mode_exists() -> N
 
 def test_one_unmet_criterion_blocks_readiness_and_promotion() -> None:
     almost = [record(199, days=14), record(200, days=13.9), record(200, 5, days=14)]
-    almost.append(StepMetrics((True,) * 160 + (False,) + (True,) * 49, days_in_mode=14))
+    almost.append(StepMetrics.from_runs((True,) * 160 + (False,) + (True,) * 49, days_in_mode=14))
     for metrics in almost:
         assert not promotion_status(
             VALIDATION, ImpactLevel.WRITE, WRITE, metrics, True
@@ -424,7 +424,7 @@ def test_overridden_criteria_drive_the_decision() -> None:
 def window_with(successes: int, window: int = 20, before: int = 200) -> StepMetrics:
     """`before` clean successes, then a window whose failures come first (rate = successes/window)."""
     failures = window - successes
-    return StepMetrics(
+    return StepMetrics.from_runs(
         (True,) * before + (False,) * failures + (True,) * successes, days_in_mode=30
     )
 
@@ -448,16 +448,16 @@ def test_no_demotion_when_the_recent_window_is_exactly_at_the_minimum_rate() -> 
 
 
 def test_demotion_needs_a_full_window_of_counted_runs() -> None:
-    nineteen = StepMetrics((False,) * 19, days_in_mode=30)
+    nineteen = StepMetrics.from_runs((False,) * 19, days_in_mode=30)
     assert decide_mode_change(MONITORED, ImpactLevel.WRITE, WRITE, nineteen, True) is None
-    twenty = StepMetrics((False,) * 20, days_in_mode=30)
+    twenty = StepMetrics.from_runs((False,) * 20, days_in_mode=30)
     change = decide_mode_change(MONITORED, ImpactLevel.WRITE, WRITE, twenty, True)
     assert change is not None and change.to_mode is VALIDATION
 
 
 def test_demotion_uses_the_steps_own_window() -> None:
     # Last 5 runs: 4 successes = 80 %; last 20 runs: 19 successes = 95 %.
-    metrics = StepMetrics((True,) * 100 + (False,) + (True,) * 4, days_in_mode=30)
+    metrics = StepMetrics.from_runs((True,) * 100 + (False,) + (True,) * 4, days_in_mode=30)
     long = criteria_for(ImpactLevel.WRITE, {"min_success_rate": 90})
     short = criteria_for(ImpactLevel.WRITE, {"min_success_rate": 90, "demotion_window": 5})
     assert decide_mode_change(AUTO, ImpactLevel.WRITE, long, metrics, True) is None
@@ -479,7 +479,7 @@ def test_critical_auto_monitored_is_demoted_to_validation_required() -> None:
 
 
 def test_modes_needing_approval_are_not_watched_for_demotion() -> None:
-    failing = StepMetrics((False,) * 50, days_in_mode=30)
+    failing = StepMetrics.from_runs((False,) * 50, days_in_mode=30)
     assert decide_mode_change(VALIDATION, ImpactLevel.WRITE, WRITE, failing, True) is None
     critical = DEFAULT_CRITERIA[ImpactLevel.CRITICAL]
     assert decide_mode_change(VALIDATION, ImpactLevel.CRITICAL, critical, failing, True) is None
@@ -487,7 +487,7 @@ def test_modes_needing_approval_are_not_watched_for_demotion() -> None:
 
 
 def test_the_first_mode_of_a_path_is_never_demoted() -> None:
-    failing = StepMetrics((False,) * 50, days_in_mode=30)
+    failing = StepMetrics.from_runs((False,) * 50, days_in_mode=30)
     read = DEFAULT_CRITERIA[ImpactLevel.READ]
     accessory = DEFAULT_CRITERIA[ImpactLevel.ACCESSORY]
     assert decide_mode_change(MONITORED, ImpactLevel.READ, read, failing, True) is None
@@ -569,13 +569,19 @@ def test_estimate_is_the_largest_of_missing_runs_streak_and_days() -> None:
     assert estimated_days_until_promotion(record(150, days=10), WRITE, 10) == 5.0
     # Streak of 10 after a failure: 40 runs missing → 4 days, but 12 days missing in the mode.
     streak = (True,) * 195 + (False,) + (True,) * 10
-    assert estimated_days_until_promotion(StepMetrics(streak, days_in_mode=2), WRITE, 10) == 12.0
-    assert estimated_days_until_promotion(StepMetrics(streak, days_in_mode=14), WRITE, 10) == 4.0
+    assert (
+        estimated_days_until_promotion(StepMetrics.from_runs(streak, days_in_mode=2), WRITE, 10)
+        == 12.0
+    )
+    assert (
+        estimated_days_until_promotion(StepMetrics.from_runs(streak, days_in_mode=14), WRITE, 10)
+        == 4.0
+    )
 
 
 def test_estimate_counts_runs_needed_to_lift_the_success_rate() -> None:
     # 300 runs, 290 successes = 96.7 %; 200 more successes give 490/500 = 98 %.
-    metrics = StepMetrics((False,) * 10 + (True,) * 290, days_in_mode=30)
+    metrics = StepMetrics.from_runs((False,) * 10 + (True,) * 290, days_in_mode=30)
     assert estimated_days_until_promotion(metrics, WRITE, 100) == 2.0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ import pytest
 
 from app.db.tables import ModeChangeEvent, StepConfig, StepRun
 from app.domain.definitions import load_definitions
-from app.domain.promotion import ModeChangeRefused
+from app.domain.promotion import ModeChangeRefused, metrics_since
 from app.services import promotions
 from app.services.promotions import EditConflict, InvalidStepConfig, StepConfigEdit
 from app.services.step_configs import seed_step_configs
@@ -314,3 +315,45 @@ async def test_promoting_by_hand_takes_one_hop_and_stops_at_the_ceiling(seeded: 
         ("manual", "auto_monitored", "steady"),
         ("manual", "validation_required", "an incident"),
     ]
+
+
+async def test_postgresql_counts_a_step_record_as_the_domain_rule_does(seeded: None) -> None:
+    """The metrics query agrees with `metrics_since` over every run: other modes, runs before
+    the mode started, not-counted statuses, ties in end time (a failure sorts before a success
+    at the same instant) and a window shorter than the record."""
+    rng = random.Random(7)
+    since = datetime.now(UTC) - timedelta(days=2)
+    await set_config("check_duplicates", mode="auto_monitored", mode_since=since,
+                     criteria={**LOW_BAR, "demotion_window": 7})  # fmt: skip
+    statuses = ["completed", "failed", "rejected", "expired", "skipped", "cancelled"]
+    runs: list[tuple[str, str, datetime]] = []
+    for _ in range(300):
+        # Whole minutes around `since`: many runs share an end time, some end before it.
+        at = since + timedelta(minutes=rng.randint(-30, 240))
+        mode = rng.choice(["auto_monitored"] * 4 + ["always_auto"])
+        runs.append((rng.choices(statuses, weights=[12, 3, 1, 1, 1, 1])[0], mode, at))
+    for status, mode, at in runs:
+        await add_runs("check_duplicates", mode, [status], ended_at=at)
+    # The newest failure ties with two successes (the streak counts them), and the window of 7
+    # starts inside that tie (it must take the successes, as the domain's order does).
+    last = max(at for *_, at in runs) + timedelta(minutes=1)
+    tail = [("failed", last), ("completed", last), ("completed", last)]
+    tail += [("completed", last + timedelta(minutes=1))] * 5
+    for status, at in tail:
+        await add_runs("check_duplicates", "auto_monitored", [status], ended_at=at)
+        runs.append((status, "auto_monitored", at))
+
+    settings = await promotions._row(WF, "check_duplicates")
+    assert settings is not None
+    now = datetime.now(UTC)
+    in_mode = [(status, at) for status, mode, at in runs if mode == "auto_monitored"]
+    expected = metrics_since(in_mode, since, now)
+    counted = await promotions._metrics(settings, now)
+
+    assert expected.total_runs > 100 and expected.consecutive_successes == 7
+    assert (counted.total_runs, counted.successes, counted.consecutive_successes) == (
+        expected.total_runs, expected.successes, expected.consecutive_successes
+    )  # fmt: skip
+    assert counted.recent_runs == expected.recent_runs[-7:]
+    assert counted.recent_success_rate(7) == expected.recent_success_rate(7)
+    assert counted.days_in_mode == pytest.approx(expected.days_in_mode)

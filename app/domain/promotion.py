@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -128,21 +128,28 @@ def outcome_of(status: str) -> RunOutcome:
 class StepMetrics:
     """A step's record in its current mode; every counter restarts when the mode changes.
 
-    `counted_runs` holds one entry per counted run since the mode started, oldest first,
-    True for a success. Restarting all counters (not only days and consecutive) means a
-    freshly changed step needs a full window of its own runs before it can be demoted again.
+    Counts, plus the most recent counted runs (oldest first, True for a success) — as many as
+    the demotion window looks at — so PostgreSQL can hand them over in one aggregate query
+    however long the step has been in its mode. Restarting all counters (not only days and
+    consecutive) means a freshly changed step needs a full window of its own runs before it
+    can be demoted again.
     """
 
-    counted_runs: tuple[bool, ...] = field(default=(), repr=False)
+    total_runs: int = 0
+    successes: int = 0
+    consecutive_successes: int = 0
+    recent_runs: tuple[bool, ...] = field(default=(), repr=False)
     days_in_mode: float = 0.0
 
-    @property
-    def total_runs(self) -> int:
-        return len(self.counted_runs)
-
-    @property
-    def successes(self) -> int:
-        return sum(self.counted_runs)
+    @classmethod
+    def from_runs(cls, counted_runs: Sequence[bool], days_in_mode: float = 0.0) -> StepMetrics:
+        """From every counted run since the mode started, oldest first."""
+        streak = 0
+        for success in reversed(counted_runs):
+            if not success:
+                break
+            streak += 1
+        return cls(len(counted_runs), sum(counted_runs), streak, tuple(counted_runs), days_in_mode)
 
     @property
     def failures(self) -> int:
@@ -152,18 +159,9 @@ class StepMetrics:
     def success_rate(self) -> float:
         return _rate(self.successes, self.total_runs)
 
-    @property
-    def consecutive_successes(self) -> int:
-        count = 0
-        for success in reversed(self.counted_runs):
-            if not success:
-                break
-            count += 1
-        return count
-
     def recent_success_rate(self, window: int) -> float:
         """Success rate (percent) over the last `window` counted runs, or fewer if fewer exist."""
-        recent = self.counted_runs[-window:] if window > 0 else ()
+        recent = self.recent_runs[-window:] if window > 0 else ()
         return _rate(sum(recent), len(recent))
 
     def snapshot(self) -> dict[str, float | int]:
@@ -192,8 +190,11 @@ def metrics_since(
         for status, ended_at in outcomes
         if ended_at >= mode_since and (outcome := outcome_of(status)) is not RunOutcome.NOT_COUNTED
     )
-    days = max(0.0, (now - mode_since).total_seconds() / SECONDS_PER_DAY)
-    return StepMetrics(counted_runs=tuple(success for _, success in counted), days_in_mode=days)
+    return StepMetrics.from_runs([success for _, success in counted], days_in_mode(mode_since, now))
+
+
+def days_in_mode(mode_since: datetime, now: datetime) -> float:
+    return max(0.0, (now - mode_since).total_seconds() / SECONDS_PER_DAY)
 
 
 def recent_runs_per_day(

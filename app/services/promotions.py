@@ -23,10 +23,10 @@ from app.domain.promotion import (
     PromotionStatus,
     StepMetrics,
     criteria_for,
+    days_in_mode,
     decide_mode_change,
     estimated_days_until_promotion,
     manual_change,
-    metrics_since,
     mode_above,
     mode_below,
     promotion_status,
@@ -197,17 +197,6 @@ async def _settings_or_unknown(definition: WorkflowDefinition, step_id: str) -> 
     return settings
 
 
-async def _outcomes_in_mode(settings: StepSettings) -> list[tuple[str, datetime]]:
-    """Finished runs since the mode started that ran in that mode: a run that began before a
-    change (say, waiting for approval) is not the new mode's evidence."""
-    rows = await StepRun.raw(
-        "SELECT status, ended_at FROM step_runs WHERE workflow_id = {} AND step_id = {} "
-        "AND mode = {} AND ended_at >= {} AND status IN ('completed', 'failed', 'rejected')",
-        settings.workflow_id, settings.step_id, settings.mode.value, settings.mode_since,
-    )  # fmt: skip
-    return [(row["status"], row["ended_at"]) for row in rows]
-
-
 async def _finished_runs(workflow_id: str, step_id: str, since: datetime) -> list[FinishedRun]:
     rows = await StepRun.raw(
         "SELECT status, ended_at, mode FROM step_runs WHERE workflow_id = {} AND step_id = {} "
@@ -219,7 +208,43 @@ async def _finished_runs(workflow_id: str, step_id: str, since: datetime) -> lis
 
 
 async def _metrics(settings: StepSettings, now: datetime) -> StepMetrics:
-    return metrics_since(await _outcomes_in_mode(settings), settings.mode_since, now)
+    """The step's record since its mode started, counted by PostgreSQL — the same numbers as
+    `metrics_since` over every run (tests/test_promotion_service.py checks they agree), read
+    in one query whose cost does not grow with the rows it counts."""
+    rows = await StepRun.raw(_METRICS_SQL, settings.workflow_id, settings.step_id,
+                             settings.mode.value, settings.mode_since,
+                             settings.criteria.demotion_window)  # fmt: skip
+    row = rows[0]
+    return StepMetrics(
+        total_runs=row["total"],
+        successes=row["successes"],
+        consecutive_successes=row["streak"],
+        recent_runs=tuple(row["recent"] or ()),
+        days_in_mode=days_in_mode(settings.mode_since, now),
+    )
+
+
+# Finished runs since the mode started that ran in that mode (a run that began before a change,
+# say waiting for approval, is not the new mode's evidence). Ordered as metrics_since orders
+# them — by end time, a failure before a success at the same instant — for the streak (successes
+# after the last failure) and the most recent runs (the demotion window).
+_METRICS_SQL = """
+WITH runs AS (
+    SELECT status = 'completed' AS success, ended_at FROM step_runs
+    WHERE workflow_id = {} AND step_id = {} AND mode = {} AND ended_at >= {}
+      AND status IN ('completed', 'failed', 'rejected')
+), last_failure AS (
+    SELECT max(ended_at) AS at FROM runs WHERE NOT success
+)
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE success) AS successes,
+       count(*) FILTER (WHERE success AND ended_at >= coalesce(
+           (SELECT at FROM last_failure), '-infinity'::timestamptz)) AS streak,
+       (SELECT array_agg(success ORDER BY ended_at, success) FROM (
+           SELECT success, ended_at FROM runs ORDER BY ended_at DESC, success DESC LIMIT {}
+       ) AS latest) AS recent
+FROM runs
+"""
 
 
 def _snapshot(metrics: StepMetrics, criteria: PromotionCriteria) -> dict[str, Any]:

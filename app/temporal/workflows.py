@@ -237,7 +237,10 @@ class ExecutionWorkflow:
             if reached in ("completed", "failed"):
                 return reached
         if not state.mode:  # the activity could not read it: read it again, retrying
+            state.summary = "Waiting for PostgreSQL to read this step's mode…"
+            self._bump()
             state.mode = await self._db(resolve_step_mode, lookup)
+            state.summary = ""
             self._bump()
         if DeploymentMode(state.mode).needs_approval:
             verdict = await self._await_decisions(inp, step, state, params, context)
