@@ -77,11 +77,13 @@ def cmd_worker(settings: Settings) -> None:
 
 async def _run_worker(settings: Settings) -> None:
     from app.db.engine import tables_bound
+    from app.temporal.actions import FAULTS
     from app.temporal.client import connect
     from app.temporal.worker import build_worker
 
     await check_database(settings.database_url)
     client = await connect(settings)
+    FAULTS.enabled = settings.fault_injection  # the process's switch, read by every action
     worker = build_worker(client, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -147,6 +149,8 @@ def cmd_dev(settings: Settings) -> None:
             **os.environ,
             "DATABASE_URL": settings.database_url,
             "TEMPORAL_ADDRESS": settings.temporal_address,
+            # The development stack: `simulate --failure-rate` may inject faults.
+            "FAULT_INJECTION": os.environ.get("FAULT_INJECTION", "on"),
         }
         for command in ("worker", "web"):
             children[command] = subprocess.Popen(

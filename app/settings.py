@@ -81,6 +81,9 @@ class Settings:
     """Port of the embedded Temporal dev server (EMBEDDED_TEMPORAL_PORT); its UI is this + 1000."""
     log_level: str = "INFO"
     """Python log level (LOG_LEVEL)."""
+    fault_injection: bool = False
+    """Whether admins may make steps fail on purpose (FAULT_INJECTION; `stepladder run` turns it
+    on for `simulate --failure-rate`): off, the API refuses and workers ignore injections."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -115,6 +118,7 @@ class Settings:
             embedded_postgres_port=_env_int("EMBEDDED_POSTGRES_PORT", 55432),
             embedded_temporal_port=_env_int("EMBEDDED_TEMPORAL_PORT", 7233),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            fault_injection=_env_bool("FAULT_INJECTION", False),
         )
 
     def require_services(self) -> None:

@@ -49,6 +49,7 @@ def web_server(settings: Settings) -> Iterator[str]:
         "TEMPORAL_TASK_QUEUE": settings.task_queue,
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        "FAULT_INJECTION": "on",
     }
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "web"], env=env, cwd=REPO_ROOT)
     url = f"http://127.0.0.1:{port}"

@@ -25,6 +25,7 @@ from app.devstack import EmbeddedPostgres
 from app.services.executions import ExecutionService
 from app.services.step_configs import seed_step_configs
 from app.settings import REPO_ROOT, Settings
+from app.temporal.actions import FAULTS
 from app.temporal.worker import build_worker
 from app.web.app import create_app
 from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
@@ -79,12 +80,14 @@ def settings(database_url: str, temporal_client: Client) -> Settings:
         database_url=database_url,
         temporal_address=temporal_client.service_client.config.target_host,
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        fault_injection=True,  # a test set-up: `simulate --failure-rate` is tested
     )
 
 
 @pytest.fixture(scope="session")
 async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[Worker]:
     """A real worker for the whole session, on the session's own task queue."""
+    FAULTS.enabled = settings.fault_injection  # as `stepladder worker` does
     running = build_worker(temporal_client, settings.task_queue)
     async with running:
         yield running

@@ -5,13 +5,15 @@ against the real database."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from app.db.tables import DemoContact, StepConfig
+from app.db.tables import DemoContact, FaultInjection, StepConfig
 from app.services.step_configs import seed_step_configs
-from app.temporal.actions import create_crm_record, mode_of_failure, validate_email
+from app.temporal.actions import FAULTS, create_crm_record, mode_of_failure, validate_email
 from app.temporal.contracts import ActionInput, ActionResult, ModeLookup
 from tests.helpers import DEFINITIONS
 
@@ -84,6 +86,26 @@ async def test_an_unexpected_exception_becomes_an_error_of_its_type_with_the_mod
         )
     assert failure.value.type == "KeyError" and not failure.value.non_retryable
     assert mode_of_failure(failure.value) == "always_auto"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_injected_faults_apply_only_where_fault_injection_is_on(
+    database_url: str, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FAULTS, "enabled", enabled)
+    lookup = await set_mode("validate_email", "always_auto")
+    await FaultInjection.insert(
+        FaultInjection(workflow_id="customer_onboarding", step_id="validate_email",
+                       failure_rate=1.0, set_by="ada", set_at=datetime.now(UTC))
+    )  # fmt: skip
+    run = ActivityEnvironment().run(
+        validate_email, action_input("validate_email", {"email": "a@b.co"}, lookup)
+    )
+    if enabled:
+        with pytest.raises(ApplicationError, match="injected fault"):
+            await run
+    else:
+        assert (await run).ran  # production: the table is not even read
 
 
 async def test_without_a_mode_check_a_failure_is_the_actions_own(database_url: str) -> None:

@@ -23,6 +23,7 @@ def test_settings_read_the_environment_when_built(monkeypatch: pytest.MonkeyPatc
         ("AUTH_MODE", "ldap", "AUTH_MODE"),
         ("PATH_PREFIX", "stepladder", "PATH_PREFIX"),
         ("SECRET_KEY", "short", "SECRET_KEY"),
+        ("FAULT_INJECTION", "maybe", "FAULT_INJECTION"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(
@@ -38,3 +39,10 @@ def test_proxy_mode_requires_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(SettingsError, match="SECRET_KEY must be set"):
         Settings.from_env()
+
+
+def test_fault_injection_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAULT_INJECTION", raising=False)
+    assert Settings.from_env().fault_injection is False
+    monkeypatch.setenv("FAULT_INJECTION", "on")
+    assert Settings.from_env().fault_injection is True

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.worker import Worker
 
-from app.db.tables import ModeChangeEvent, StepConfig
+from app.db.tables import FaultInjection, ModeChangeEvent, StepConfig
 from app.domain.definitions import load_definitions
 from app.services.step_configs import seed_step_configs
 from app.settings import REPO_ROOT, Settings
 from app.temporal.actions import ACTION_NAMES
-from tests.conftest import api_headers, signed_in
+from app.web.app import create_app
+from tests.conftest import api_headers, http_client, signed_in
 from tests.test_promotion_service import add_runs, back_date
 
 HTML = {"accept": "text/html"}
@@ -471,6 +474,21 @@ async def test_fault_injection_is_for_admins_and_shown_on_the_step(
     assert (await client.delete(path, headers=api_headers("ada"))).status_code == 204
     page = await client.get(f"{STEPS}/check_duplicates", headers=HTML)
     assert "Fault injection is on" not in page.text
+
+
+async def test_fault_injection_is_refused_where_it_is_off(
+    settings: Settings, worker: Worker, seeded: None
+) -> None:
+    production_like = create_app(replace(settings, fault_injection=False))
+    async with http_client(production_like) as client:
+        path = f"{API}/check_duplicates/fault-injection"
+        refused = await client.put(path, headers=api_headers("ada"), json={"failure_rate": 0.3})
+        assert refused.status_code == 403
+        assert "fault injection is off on this deployment" in refused.json()["detail"]
+        assert "FAULT_INJECTION=on" in refused.json()["detail"]
+        # Clearing stays possible (an injection left from before the switch went off).
+        assert (await client.delete(path, headers=api_headers("ada"))).status_code == 204
+    assert await FaultInjection.count() == 0
 
 
 async def test_the_workflow_page_leads_to_each_steps_analytics_and_admins_to_the_form(

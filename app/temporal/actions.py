@@ -12,6 +12,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,18 @@ MODE_READ_TIMEOUT = timedelta(seconds=5)
 MODE_DETAIL = "step_mode"
 
 Action = Callable[[ActionInput], Awaitable[ActionResult]]
+
+
+@dataclass
+class FaultSwitch:
+    """Whether this process applies fault injections: `stepladder worker` sets it from
+    Settings.fault_injection, the test session turns it on. Off — the default, and
+    production's — the table is not even read."""
+
+    enabled: bool = False
+
+
+FAULTS = FaultSwitch()
 
 
 def step_action(name: str) -> Callable[[Action], Action]:
@@ -106,6 +119,8 @@ def mode_of_failure(cause: BaseException | None) -> str:
 async def fail_if_fault_injected(inp: ActionInput) -> None:
     """A real failure of the real activity at the step's injected rate (`stepladder simulate
     --failure-rate`), before the action does anything; not retryable, so it counts at once."""
+    if not FAULTS.enabled:
+        return
     try:
         row = (
             await FaultInjection.select(FaultInjection.failure_rate)

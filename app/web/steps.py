@@ -10,7 +10,7 @@ from urllib.parse import quote
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import Body, JSONBody
 from litestar.response import Redirect, Template
 
@@ -542,6 +542,12 @@ class StepApi(Controller):
         require(request.user, Role.ADMIN, "Injecting faults")
         definition = _definition(executions, workflow_id)
         _step(definition, step_id)
+        settings: Settings = request.app.state.settings
+        if not settings.fault_injection:
+            raise PermissionDeniedException(
+                "fault injection is off on this deployment: it is for development and test "
+                "set-ups (FAULT_INJECTION=on; `stepladder run` turns it on)"
+            )
         try:
             await promotions.set_fault(definition, step_id, data.failure_rate, request.user.name)
         except InvalidStepConfig as exc:
