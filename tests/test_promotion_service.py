@@ -119,7 +119,7 @@ async def test_evaluating_twice_changes_once_and_counters_restart(seeded: None) 
     assert before is not None
 
     first = await promotions.evaluate_after_outcome(WF, "check_duplicates")
-    # A retried record_step_run activity evaluates again: the new mode has no runs yet.
+    # A retried record activity evaluates again: the new mode has no runs yet.
     again = await promotions.evaluate_after_outcome(WF, "check_duplicates")
 
     assert first is not None and again is None

@@ -71,7 +71,7 @@ _DB_TIMEOUT = timedelta(seconds=30)
 _DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A preview that cannot be built must not block the approver forever: give up and say so.
 _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
-# Step outcomes wait at most this long to be written while steps keep running back to back.
+# Records (start, step outcomes) wait at most this long to be written (a workflow timer).
 FLUSH_AFTER = timedelta(seconds=1)
 
 SYSTEM_USER = "stepladder"
