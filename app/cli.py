@@ -53,8 +53,8 @@ def _configure_logging(settings: Settings) -> None:
 def cmd_migrate(settings: Settings) -> None:
     """Apply the migrations, then seed step configurations for the loaded definitions."""
     from app.db.engine import migrate, tables_bound
-    from app.domain.definitions import load_definitions
-    from app.services.step_configs import seed_step_configs
+    from app.definitions.loader import load_definitions
+    from app.steps.seeding import seed_step_configs
     from app.temporal.actions import ACTION_NAMES
 
     settings.require_services()
@@ -98,7 +98,7 @@ async def _run_worker(settings: Settings) -> None:
 def cmd_web(settings: Settings) -> None:
     import uvicorn
 
-    from app.domain.definitions import load_definitions
+    from app.definitions.loader import load_definitions
     from app.temporal.actions import ACTION_NAMES
     from app.temporal.client import connect
 
@@ -119,7 +119,7 @@ def cmd_web(settings: Settings) -> None:
 
 def cmd_dev(settings: Settings) -> None:
     """Start what is not configured (PostgreSQL, Temporal), migrate, then run worker and web."""
-    from app.domain.definitions import load_definitions
+    from app.definitions.loader import load_definitions
     from app.temporal.actions import ACTION_NAMES
 
     definitions = load_definitions(settings.definitions_dir, ACTION_NAMES)

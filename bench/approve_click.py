@@ -34,7 +34,7 @@ from app.db.engine import bind_tables, migrate
 from app.db.tables import StepConfig
 from app.devstack import EmbeddedPostgres, wait_for_port
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
+from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT
 from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, automate_every_step, waiting_at

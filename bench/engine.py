@@ -32,8 +32,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from app.db.engine import bind_tables, migrate
+from app.definitions.loader import load_definitions
 from app.devstack import EmbeddedPostgres, wait_for_port
-from app.domain.definitions import WorkflowDefinition, load_definitions
+from app.domain.definitions import WorkflowDefinition
 from app.domain.templating import render_value
 from app.settings import REPO_ROOT
 from app.temporal.actions import ACTION_NAMES, ACTIONS

@@ -47,12 +47,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from app.db.engine import bind_tables, migrate, tables_bound
+from app.definitions.loader import load_definitions
 from app.devstack import EmbeddedPostgres, wait_for_port
-from app.domain.definitions import WorkflowDefinition, load_definitions, parse_definition
+from app.domain.definitions import WorkflowDefinition, parse_definition
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
-from app.services.step_configs import seed_step_configs
+from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES, step_action
 from app.temporal.contracts import ActionInput, ActionResult, Timeline
 from app.temporal.worker import build_worker

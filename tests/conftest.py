@@ -22,9 +22,9 @@ from temporalio.worker import Worker
 from app.db.engine import bind_tables, migrate
 from app.db.tables import TABLES
 from app.devstack import EmbeddedPostgres
-from app.services.executions import ExecutionService
-from app.services.step_configs import seed_step_configs
+from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT, Settings
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import FAULTS
 from app.temporal.worker import build_worker
 from app.web.app import create_app

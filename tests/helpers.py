@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from app.db.tables import StepConfig
-from app.domain.definitions import WorkflowDefinition, load_definitions
+from app.definitions.loader import load_definitions
+from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import PROMOTION_PATH, ImpactLevel
-from app.services.executions import ExecutionService
-from app.services.step_configs import seed_step_configs
+from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import Timeline
 

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from app.db.tables import DemoContact, FaultInjection, StepConfig
-from app.services.step_configs import seed_step_configs
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import FAULTS, create_crm_record, mode_of_failure, validate_email
 from app.temporal.contracts import ActionInput, ActionResult, ModeLookup
 from tests.helpers import DEFINITIONS

@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from app.db.tables import DemoBillingAccount, DemoContact
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
+from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT
 from app.temporal.contracts import DecisionInput
 from tests.browser import sign_in

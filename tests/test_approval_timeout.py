@@ -13,7 +13,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from app.db.tables import DemoContact, StepRun
-from app.domain.definitions import WorkflowDefinition, load_definitions
+from app.definitions.loader import load_definitions
+from app.domain.definitions import WorkflowDefinition
 from app.settings import REPO_ROOT
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import ExecutionInput, Timeline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from app.definitions.loader import load_definitions
 from app.domain.approvals import (
     ApprovalRequest,
     Approver,
@@ -13,7 +14,6 @@ from app.domain.approvals import (
     approvals_complete,
     refusal,
 )
-from app.domain.definitions import load_definitions
 from app.settings import REPO_ROOT
 from app.temporal.actions import ACTION_NAMES
 

@@ -13,9 +13,9 @@ from temporalio.client import Client
 
 from app.db.tables import ApprovalDecision, DemoContact, StepConfig, StepRun
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
-from app.services.step_configs import seed_step_configs
+from app.executions.service import ExecutionService
 from app.settings import Settings
+from app.steps.seeding import seed_step_configs
 from tests.browser import free_port
 from tests.helpers import DEFINITIONS, finished, waiting_at
 from tests.test_worker_restart import worker_process

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from app.definitions.loader import load_definitions
 from app.domain.definitions import (
     DefinitionError,
-    load_definitions,
     normalise_input,
     parse_definition,
     validate_input,

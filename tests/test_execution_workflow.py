@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from app.db.tables import DemoBillingAccount, DemoContact, DemoOutboxMessage, Execution, StepRun
-from app.domain.definitions import load_definitions
+from app.definitions.loader import load_definitions
 from app.settings import REPO_ROOT, Settings
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import ExecutionInput

@@ -6,7 +6,7 @@ import httpx
 
 from app.db.tables import StepConfig, StepRun
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
+from app.executions.service import ExecutionService
 from app.settings import Settings
 from tests.conftest import signed_in
 from tests.helpers import eventually, finished, waiting_at

@@ -14,11 +14,11 @@ from temporalio.client import Client
 
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService, UnknownExecution
+from app.executions.service import ExecutionService, UnknownExecution
+from app.live.hub import LiveTuning, TimelineHub, TimelineReader, timeline_delay
 from app.settings import Settings
 from app.temporal.contracts import Timeline
 from app.web.identity import SESSION_COOKIE, sign
-from app.web.live import LiveTuning, TimelineHub, TimelineReader, timeline_delay
 from tests.helpers import eventually, finished, waiting_at
 from tests.sse import Event, events
 

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page, expect
 
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
+from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT, Settings
 from tests.browser import free_port, sign_in
 from tests.helpers import eventually, finished, waiting_at

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.db.tables import ModeChangeEvent, StepConfig, StepRun
-from app.domain.definitions import load_definitions
+from app.definitions.loader import load_definitions
 from app.domain.promotion import ModeChangeRefused, metrics_since
-from app.services import promotions
-from app.services.promotions import EditConflict, InvalidStepConfig, StepConfigEdit
-from app.services.step_configs import seed_step_configs
 from app.settings import REPO_ROOT
+from app.steps import service as promotions
+from app.steps.seeding import seed_step_configs
+from app.steps.service import EditConflict, InvalidStepConfig, StepConfigEdit
 from app.temporal.actions import ACTION_NAMES
 
 DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)

@@ -24,7 +24,7 @@ from temporalio.worker import Replayer
 
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
-from app.services.executions import DecisionRefused, ExecutionService
+from app.executions.service import DecisionRefused, ExecutionService
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
 from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at

@@ -14,10 +14,10 @@ import httpx
 from temporalio.worker import Worker
 
 from app.db.tables import FaultInjection, ModeChangeEvent, StepConfig, StepRun
-from app.domain.definitions import load_definitions
-from app.services.step_configs import seed_step_configs
+from app.definitions.loader import load_definitions
 from app.settings import REPO_ROOT, Settings
 from app.simulation import ApiCall, SimulationPlan, simulate
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
 from tests.conftest import api_headers, signed_in
 from tests.test_cli import SETTING_VARIABLES

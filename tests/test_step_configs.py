@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.db.tables import StepConfig
-from app.domain.definitions import load_definitions
-from app.services.step_configs import seed_step_configs
+from app.definitions.loader import load_definitions
 from app.settings import REPO_ROOT
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
 
 DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)

@@ -22,7 +22,7 @@ from app.db.tables import (
 )
 from app.domain.approvals import RefusalKind
 from app.domain.identity import DEMO_USERS
-from app.services.executions import DecisionRefused, ExecutionService
+from app.executions.service import DecisionRefused, ExecutionService
 from app.temporal.contracts import StepState, Timeline
 from tests.helpers import (
     CRM_CONFIRMATIONS,

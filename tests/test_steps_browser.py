@@ -8,7 +8,7 @@ import re
 from playwright.async_api import Browser, Page, expect
 
 from app.db.tables import ModeChangeEvent, StepConfig
-from app.services.executions import ExecutionService
+from app.executions.service import ExecutionService
 from tests.browser import sign_in
 
 LIVE = 20_000  # ms

@@ -11,9 +11,9 @@ import pytest
 from temporalio.worker import Worker
 
 from app.db.tables import FaultInjection, ModeChangeEvent, StepConfig
-from app.domain.definitions import load_definitions
-from app.services.step_configs import seed_step_configs
+from app.definitions.loader import load_definitions
 from app.settings import REPO_ROOT, Settings
+from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
 from app.web.app import create_app
 from tests.conftest import api_headers, http_client, signed_in

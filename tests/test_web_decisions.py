@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from app.db.tables import DemoContact
-from app.services.executions import ExecutionService
+from app.executions.service import ExecutionService
 from app.settings import Settings
 from tests.conftest import api_headers, signed_in
 from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at

@@ -23,9 +23,9 @@ from app.db.tables import (
     StepRun,
 )
 from app.domain.identity import DEMO_USERS
-from app.services.executions import ExecutionService
-from app.services.step_configs import seed_step_configs
+from app.executions.service import ExecutionService
 from app.settings import Settings
+from app.steps.seeding import seed_step_configs
 from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, finished, waiting_at
 
 STEPLADDER = Path(sys.executable).parent / "stepladder"

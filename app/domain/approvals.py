@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.definitions import StepDefinition
-from app.domain.identity import Role
+from app.domain.identity import Role, User
 from app.domain.modes import ImpactLevel
 from app.domain.templating import evaluate_condition
 
@@ -48,22 +48,71 @@ class ApprovalRequest:
     started_by: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Decision:
+    """One decision on a waiting step — the one shape from the form or JSON body to the record.
+
+    It is the payload of the `decide` update and the `approve_step` signal (field names are
+    the wire format: never rename them), the entry in the timeline (`decided_at` set by the
+    workflow) and, inside a DecisionRecord, the row in `decisions`. `source` says where it came
+    from: "web" (the panel), "api", or "cli" — the default, because a signal sent from a shell
+    carries no source. `roles`/`groups` are the signed-in user's, filled by the web layer; a
+    signal without them is judged by the execution's known users.
+    """
+
     step_id: str
     user_id: str
     action: str
     reason: str = ""
     confirmations: list[str] = field(default_factory=list)
     typed_confirmation: str = ""
-    source: str = "web"
+    source: str = "cli"
+    roles: list[str] | None = None
+    groups: list[str] | None = None
+    decided_at: str = ""
+
+    @classmethod
+    def by(cls, user: User, step_id: str, action: str, *, source: str, **details: Any) -> Decision:
+        """A decision made by a signed-in `user` (their roles and groups travel with it);
+        `details` are reason, confirmations, typed_confirmation. The reason is trimmed."""
+        reason = str(details.pop("reason", "")).strip()
+        return cls(
+            step_id=step_id,
+            user_id=user.name,
+            action=action,
+            reason=reason,
+            source=source,
+            roles=sorted(user.roles),
+            groups=sorted(user.groups),
+            **details,
+        )
 
 
 @dataclass(frozen=True)
 class Approver:
+    """Who decides, as the approval rules see them: a name, roles and groups."""
+
     name: str
     roles: frozenset[str]
     groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, user: User) -> Approver:
+        return cls(user.name, frozenset(user.roles), frozenset(user.groups))
+
+
+def may_decide(approver: Approver, approvers_group: str) -> bool:
+    """The one rule for who may decide a waiting step (approve or reject): the approver role,
+    or membership of the step's `approvers_group`. Asked by the workflow's validator, the inbox
+    and the approval panel."""
+    in_group = bool(approvers_group) and approvers_group in approver.groups
+    return Role.APPROVER in approver.roles or in_group
+
+
+def may_approve(approver: Approver, approvers_group: str, four_eyes: bool, started_by: str) -> bool:
+    """Whether `approver` may approve (not only reject): may decide, and not the starter of an
+    execution whose step needs four eyes (critical steps, SPEC §2)."""
+    return may_decide(approver, approvers_group) and not (four_eyes and approver.name == started_by)
 
 
 def required_confirmations(step: StepDefinition, context: Mapping[str, Any]) -> list[str]:
@@ -107,8 +156,7 @@ def refusal(
             RefusalKind.INCOMPLETE,
             f"action must be 'approved' or 'rejected', got {decision.action!r}",
         )
-    in_group = bool(request.approvers_group) and request.approvers_group in approver.groups
-    if Role.APPROVER not in approver.roles and not in_group:
+    if not may_decide(approver, request.approvers_group):
         allowed = "the approver role" + (
             f" or the {request.approvers_group!r} group" if request.approvers_group else ""
         )
@@ -121,7 +169,7 @@ def refusal(
         if not decision.reason.strip():
             return Refusal(RefusalKind.INCOMPLETE, "a rejection needs a reason")
         return None
-    if request.four_eyes and decision.user_id == request.started_by:
+    if not may_approve(approver, request.approvers_group, request.four_eyes, request.started_by):
         return Refusal(
             RefusalKind.FORBIDDEN,
             "four eyes: the person who started the execution may not approve a critical step",

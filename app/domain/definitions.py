@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.templating import TemplateProblem, referenced_paths
@@ -205,22 +202,6 @@ def version_hash(definition: WorkflowDefinition) -> str:
     content.pop("version_hash", None)
     canonical = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def load_definitions(folder: Path, actions: Collection[str]) -> dict[str, WorkflowDefinition]:
-    """Every *.yaml / *.yml file in `folder`, validated; any bad file stops the load."""
-    found: dict[str, WorkflowDefinition] = {}
-    files: Iterable[Path] = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    for path in files:
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise DefinitionError(f"{path.name}: not valid YAML ({exc})") from None
-        definition = parse_definition(raw, path.name, actions)
-        if definition.id in found:
-            raise DefinitionError(f"{path.name}: workflow id {definition.id!r} is used twice")
-        found[definition.id] = definition
-    return found
 
 
 def validate_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from temporalio import activity
 
 from app.db.tables import ApprovalDecision, Execution, StepConfig, StepRun
 from app.domain.modes import DeploymentMode
-from app.services.promotions import FINAL_STATUSES, evaluate_after_outcome
+from app.steps.service import FINAL_STATUSES, evaluate_after_outcome
 from app.temporal.contracts import (
     DecisionRecord,
     ExecutionFinished,

@@ -9,31 +9,26 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, Response, get
+from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from app.approvals.inbox import waiting_approvals
 from app.db.engine import tables_bound
-from app.domain.definitions import WorkflowDefinition, load_definitions
+from app.definitions.loader import load_definitions
+from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
-from app.services.executions import ExecutionService
-from app.services.health import check_health
-from app.services.inbox import waiting_approvals
-from app.settings import REPO_ROOT, Settings
-from app.temporal.actions import ACTION_NAMES
-from app.temporal.client import connect
-from app.web.api import ExecutionApi
-from app.web.identity import IdentityMiddleware
-from app.web.lists import ListController
-from app.web.live import (
+from app.executions.api import ExecutionApi
+from app.executions.lists import ListController
+from app.executions.pages import PageController, SignInController
+from app.executions.service import ExecutionService
+from app.live.hub import (
     ApprovalInbox,
     LiveController,
     LiveTuning,
@@ -42,8 +37,13 @@ from app.web.live import (
     TimelineReader,
     provide_live,
 )
-from app.web.pages import PageController, SignInController
-from app.web.steps import StepApi, StepPages
+from app.settings import REPO_ROOT, Settings
+from app.steps.controllers import StepApi, StepPages
+from app.temporal.actions import ACTION_NAMES
+from app.temporal.client import connect
+from app.web.errors import error_response
+from app.web.health import check_health
+from app.web.identity import IdentityMiddleware
 
 log = logging.getLogger("stepladder.web")
 
@@ -64,39 +64,6 @@ async def health(state: State) -> Response[dict[str, Any]]:
         "checks": {name: asdict(check) for name, check in checks.items()},
     }
     return Response(body, status_code=200 if not down else 503)
-
-
-def _wants_html(request: Request[Any, Any, Any]) -> bool:
-    return not request.scope["path"].startswith("/api/") and "text/html" in request.headers.get(
-        "accept", "text/html"
-    )
-
-
-def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
-    if status >= 500:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    settings: Settings = request.app.state.settings
-    if (
-        isinstance(exc, NotAuthorizedException)
-        and _wants_html(request)
-        and settings.auth_mode == "dev"
-    ):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Redirect(f"{settings.path_prefix}/auth/sign-in?next={target}", status_code=303)
-    if _wants_html(request):
-        return Template(
-            "error.html",
-            context={"status_code": status, "detail": detail},
-            status_code=status,
-            media_type=MediaType.HTML,
-        )
-    body: dict[str, Any] = {"status_code": status, "detail": detail}
-    extra = getattr(exc, "extra", None)
-    if extra:
-        body["extra"] = extra
-    return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
 def create_app(
@@ -183,7 +150,7 @@ def create_app(
             exclude=["/api/"],
         ),
         template_config=templates,
-        exception_handlers={Exception: _error_response},
+        exception_handlers={Exception: error_response},
         after_request=security_headers,
         openapi_config=OpenAPIConfig(title="Stepladder", version="0.1.0", path="/schema"),
         state=State({"settings": settings}),

@@ -10,16 +10,17 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import JSONBody
 
+from app.approvals import inbox
+from app.approvals.http import REFUSAL_STATUS, nudge_live
 from app.domain.identity import Role, User
-from app.services import inbox, listings
-from app.services.executions import (
+from app.executions import listing as listings
+from app.executions.service import (
     DecisionRefused,
     ExecutionService,
     InvalidInput,
     UnknownExecution,
 )
 from app.temporal.contracts import DecisionOutcome
-from app.web.decisions import REFUSAL_STATUS, nudge_live
 from app.web.identity import require
 
 

@@ -1,5 +1,5 @@
 """Step configuration and analytics: the admins' form page, the analytics page, and their JSON API
-(SPEC §4 and §5). Thin handlers over app.services.promotions."""
+(SPEC §4 and §5). Thin handlers over app.steps.service."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from app.domain.promotion import (
     PromotionStatus,
     StepMetrics,
 )
-from app.services import promotions
-from app.services.executions import ExecutionService
-from app.services.promotions import (
+from app.executions.service import ExecutionService
+from app.settings import Settings
+from app.steps import service as promotions
+from app.steps.service import (
     EditConflict,
     InvalidStepConfig,
     StepAnalytics,
@@ -35,7 +36,6 @@ from app.services.promotions import (
     StepSettings,
     UnknownStep,
 )
-from app.settings import Settings
 from app.web.identity import require
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]

@@ -8,16 +8,16 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from app.approvals.inbox import for_user
 from app.domain.identity import User
-from app.services.executions import ExecutionService
-from app.services.inbox import for_user
-from app.services.listings import (
+from app.executions.listing import (
     EXECUTION_STATUSES,
     ExecutionFilter,
     list_executions,
     recent_outcomes,
 )
-from app.web.live import LiveUpdates
+from app.executions.service import ExecutionService
+from app.live.hub import LiveUpdates
 
 
 def _swaps(request: Request[Any, Any, Any], target: str) -> bool:

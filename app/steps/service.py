@@ -41,7 +41,7 @@ from app.domain.step_charts import (
     rate_chart,
     runs_per_day_chart,
 )
-from app.services.step_configs import seed_step_configs
+from app.steps.seeding import seed_step_configs
 
 log = logging.getLogger("stepladder.promotions")
 

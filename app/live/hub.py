@@ -33,9 +33,9 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import RawValue
 from temporalio.service import RPCError, RPCStatusCode
 
+from app.approvals.inbox import WaitingApproval, for_user
 from app.domain.identity import User
-from app.services.executions import UnknownExecution
-from app.services.inbox import WaitingApproval, for_user
+from app.executions.service import UnknownExecution
 from app.settings import SettingsError
 from app.temporal.contracts import Timeline
 

@@ -13,15 +13,15 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from app.approvals.http import REFUSAL_STATUS, nudge_live
 from app.domain.identity import DEMO_USERS, Role, User
-from app.services.executions import (
+from app.executions.service import (
     DecisionRefused,
     ExecutionService,
     InvalidInput,
     UnknownExecution,
 )
 from app.settings import Settings
-from app.web.decisions import REFUSAL_STATUS, nudge_live
 from app.web.identity import SESSION_COOKIE, require, sign
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]

@@ -1,0 +1,1 @@
+"""Approvals: controllers, schemas and service for this domain noun."""

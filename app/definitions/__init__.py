@@ -1,0 +1,1 @@
+"""Definitions: controllers, schemas and service for this domain noun."""

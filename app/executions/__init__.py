@@ -1,0 +1,1 @@
+"""Executions: controllers, schemas and service for this domain noun."""

@@ -1,0 +1,1 @@
+"""Live: controllers, schemas and service for this domain noun."""

@@ -1,0 +1,1 @@
+"""Steps: controllers, schemas and service for this domain noun."""

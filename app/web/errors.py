@@ -1,0 +1,79 @@
+"""Errors as users meet them: JSON `{status_code, detail, extra}` on the API (declared in the
+OpenAPI for every operation), the error page on HTML routes, sign-in for a signed-out browser."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.response import Redirect, Template
+
+from app.settings import Settings
+
+log = logging.getLogger("stepladder.web")
+
+
+@dataclass
+class ErrorBody:
+    """Every API error: the HTTP status, what went wrong in words, and details (per-field
+    `errors` for 400/422, `kind` of a refused decision, `current` values on a 409 edit conflict)."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ERROR_MEANINGS = {
+    400: "The request body or a parameter is malformed (`extra.errors` per field)",
+    401: "Not signed in, or no identity header",
+    403: "Signed in without the role this needs (or four eyes)",
+    404: "No such workflow, execution or step",
+    409: "The state moved on: the step is not waiting, or the edit is stale",
+    422: "Understood but refused: a confirmation, phrase, reason or value is missing or invalid",
+    503: "A dependency (PostgreSQL or Temporal) is not answering",
+}
+
+
+def error_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI `responses=` for a handler: each code with the ErrorBody schema and its meaning."""
+    return {
+        code: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[code])
+        for code in codes
+    }
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.scope["path"].startswith("/api/") and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )
+
+
+def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
+    if status >= 500:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    settings: Settings = request.app.state.settings
+    if (
+        isinstance(exc, NotAuthorizedException)
+        and wants_html(request)
+        and settings.auth_mode == "dev"
+    ):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"{settings.path_prefix}/auth/sign-in?next={target}", status_code=303)
+    if wants_html(request):
+        return Template(
+            "error.html",
+            context={"status_code": status, "detail": detail},
+            status_code=status,
+            media_type=MediaType.HTML,
+        )
+    body: dict[str, Any] = {"status_code": status, "detail": detail}
+    extra = getattr(exc, "extra", None)
+    if extra:
+        body["extra"] = extra
+    return Response(body, status_code=status, media_type=MediaType.JSON)
