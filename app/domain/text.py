@@ -1,0 +1,48 @@
+"""What people type, made comparable: durations in words, text normalised, blank text found.
+
+Pure functions, used by the approval rules (a reason made only of invisible characters is
+no reason) and by every message that states a duration.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Unicode categories that print nothing: controls (Cc), format characters such as the
+# zero-width space and joiners (Cf), separators (Zs, Zl, Zp). Source: the Unicode Character
+# Database's General_Category values (https://www.unicode.org/reports/tr44/#General_Category_Values).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def normalised(text: str) -> str:
+    """`text` in Unicode NFC with surrounding whitespace removed: the form compared and stored,
+    so "é" typed as one code point or as e + combining accent is the same reason or phrase."""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def is_blank(text: str) -> bool:
+    """True when `text` shows nothing: empty, or only whitespace, control characters and
+    invisible format characters (zero-width space U+200B, word joiner U+2060, BOM U+FEFF...)."""
+    return all(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text)
+
+
+_UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as people write it, two units at most: 10 → "10 s", 100 → "1 min 40 s",
+    1800 → "30 min", 7500 → "2 h 5 min", 90000 → "1 d 1 h". Fractions of a second are rounded;
+    0 (or less) → "0 s"."""
+    remaining = max(0, round(seconds))
+    if remaining == 0:
+        return "0 s"
+    parts: list[str] = []
+    for unit, size in _UNITS:
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count} {unit}")
+        elif parts:
+            break  # "2 h 5 s" would mislead: stop at the first empty unit after the largest
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
