@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from app.db.engine import bind_tables, migrate
+from app.db.engine import migrate, tables_bound
 from app.db.tables import TABLES
 from app.devstack import scratch_database
 from app.executions.service import ExecutionService
@@ -43,12 +43,8 @@ async def database_url() -> AsyncIterator[str]:
     it started."""
     async with scratch_database(Settings.from_env().database_url, "test") as url:
         await migrate(url)
-        engine = bind_tables(url)
-        await engine.start_connection_pool(min_size=1, max_size=10)
-        try:
+        async with tables_bound(url):
             yield url
-        finally:
-            await engine.close_connection_pool()
 
 
 @pytest.fixture(scope="session")
