@@ -1,7 +1,9 @@
-"""Embedded development services: a local PostgreSQL cluster and the Temporal dev server."""
+"""Embedded services: the PostgreSQL cluster and Temporal dev server of `make run`, and the
+scratch databases that test sessions and benchmarks run on (free ports, never `make run`'s)."""
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import hashlib
 import logging
@@ -10,9 +12,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger("stepladder.devstack")
 
@@ -64,6 +71,14 @@ def port_is_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on at this moment (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,6 +96,8 @@ class EmbeddedPostgres:
     port: int
     database: str = "stepladder"
     started_here: bool = False
+    throwaway: bool = False
+    """A scratch cluster (tests, benchmarks): nothing is flushed to disk, for speed."""
 
     def __post_init__(self) -> None:
         self.data_dir = (
@@ -125,12 +142,17 @@ class EmbeddedPostgres:
             log.info("initialising PostgreSQL cluster in %s", self.data_dir)
             self._run(
                 [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                 "--auth=trust", "--encoding=UTF8", "--no-instructions"]
+                 "--auth=trust", "--encoding=UTF8", "--no-instructions",
+                 *(["--no-sync"] if self.throwaway else [])]
             )  # fmt: skip
         if port_is_open("127.0.0.1", self.port):
+            if self.throwaway:  # someone took the free port first: never share a scratch one
+                raise DevStackError(f"port {self.port} was taken before PostgreSQL could start")
             log.info("PostgreSQL already listening on port %s, reusing it", self.port)
         else:
             options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+            if self.throwaway:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             self._run(
                 [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
                  "-l", str(self.data_dir / "server.log"), "-w", "-t", "60", "start"]
@@ -179,6 +201,90 @@ class EmbeddedPostgres:
             detail = (done.stderr or done.stdout).strip().splitlines()
             last = detail[-1] if detail else f"exit code {done.returncode}"
             raise DevStackError(f"PostgreSQL command {Path(cmd[0]).name} failed: {last}")
+
+
+# Scratch clusters live in the temp folder as stepladder-scratch-<pid of their owner>-<random>.
+SCRATCH_PREFIX = "stepladder-scratch-"
+
+
+def database_url(server_url: str, database: str) -> str:
+    """`server_url` (any PostgreSQL URL) naming `database` instead of its own."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, purpose: str) -> AsyncIterator[str]:
+    """A fresh, empty database `stepladder_<purpose>_<random>` for one test session or benchmark
+    run, removed afterwards; yields its URL. With `server_url` (DATABASE_URL) it is made on that
+    server; without, on a PostgreSQL cluster of its own (a new folder in the temp dir, a free
+    port), so it never meets `make run`'s cluster, port or data."""
+    name = f"stepladder_{purpose}_{uuid.uuid4().hex[:8]}"
+    if server_url:
+        await _admin(server_url, f'CREATE DATABASE "{name}"')
+        try:
+            yield database_url(server_url, name)
+        finally:
+            await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    folder, cluster = await asyncio.to_thread(_start_scratch_cluster, name)
+    try:
+        yield cluster.url
+    finally:
+        await asyncio.to_thread(_remove_scratch_cluster, folder, cluster)
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn=server_url, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _start_scratch_cluster(database: str) -> tuple[Path, EmbeddedPostgres]:
+    _sweep_abandoned_scratch_clusters()
+    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    cluster = EmbeddedPostgres(folder, free_port(), database=database, throwaway=True)
+    try:
+        cluster.start()
+    except BaseException:
+        _remove_scratch_cluster(folder, cluster)
+        raise
+    return folder, cluster
+
+
+def _remove_scratch_cluster(folder: Path, cluster: EmbeddedPostgres) -> None:
+    cluster.stop()
+    shutil.rmtree(cluster.data_dir, ignore_errors=True)  # differs from folder if it fell back
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_abandoned_scratch_clusters() -> None:
+    """Stop and remove the scratch clusters of processes that died without cleaning up (a
+    killed test run). Only those: a live owner's cluster, or any other, is left alone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        owner = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if not owner.isdigit() or _process_alive(int(owner)):
+            continue
+        if (folder / "postmaster.pid").exists():
+            pg_ctl = str(find_postgres_bin() / "pg_ctl")
+            stop = _as_postgres([pg_ctl, "-D", str(folder), "-m", "immediate", "stop"])
+            subprocess.run(stop, capture_output=True, check=False)
+        log.info("removing the abandoned scratch PostgreSQL cluster %s", folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def temporal_cli() -> Path:

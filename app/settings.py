@@ -82,7 +82,7 @@ class Settings:
     log_level: str = "INFO"
     """Python log level (LOG_LEVEL)."""
     fault_injection: bool = False
-    """Whether admins may make steps fail on purpose (FAULT_INJECTION; `stepladder run` turns it
+    """Whether admins may make steps fail on purpose (FAULT_INJECTION; `make run` turns it
     on for `simulate --failure-rate`): off, the API refuses and workers ignore injections."""
 
     @classmethod

@@ -6,8 +6,8 @@
 2. start latency through the JSON API (`POST /api/workflows/executions/start` on a real
    `stepladder web` process over HTTP); target p50 < 30 ms.
 
-Run: `.venv/bin/python -m bench.engine [--runs 40] [--starts 200]`. It starts its own Temporal
-dev server, uses the embedded PostgreSQL (port 55432) with a throwaway database, and prints a
+Run: `.venv/bin/python -m bench.engine [--runs 40] [--starts 200]`. It runs on a stack of its
+own (bench/stack.py: a scratch PostgreSQL and a Temporal dev server on free ports) and prints a
 Markdown table for docs/benchmarks.md.
 """
 
@@ -15,44 +15,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
-import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from app.db.engine import bind_tables, migrate
-from app.definitions.loader import load_definitions
-from app.devstack import EmbeddedPostgres, wait_for_port
 from app.domain.definitions import WorkflowDefinition
 from app.domain.templating import render_value
-from app.settings import REPO_ROOT
-from app.temporal.actions import ACTION_NAMES, ACTIONS
 from app.temporal.contracts import ExecutionInput
-from app.temporal.previews import build_preview
-from app.temporal.recording import RECORDING_ACTIVITIES
-from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
 from bench.bare_workflow import BareActionsWorkflow, BareInput
-from tests.helpers import automate_every_step
-
-BIN = Path(sys.executable).parent
-DATABASE = "stepladder_bench"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+from bench.report import TABLE_HEAD, machine, percentile, row
+from bench.scenarios import DEFINITIONS, automate_every_step
+from bench.stack import Stack, stack
 
 
 def bare_calls(definition: WorkflowDefinition, data: dict[str, str]) -> list[dict[str, Any]]:
@@ -67,7 +45,9 @@ def bare_calls(definition: WorkflowDefinition, data: dict[str, str]) -> list[dic
     return calls
 
 
-async def engine_vs_bare(client: Client, queue: str, definition: WorkflowDefinition, runs: int):  # type: ignore[no-untyped-def]
+async def engine_vs_bare(
+    client: Client, queue: str, definition: WorkflowDefinition, runs: int
+) -> tuple[list[float], list[float]]:
     engine_ms: list[float] = []
     bare_ms: list[float] = []
     for index in range(runs + 5):  # the first five of each warm up caches and connections
@@ -118,32 +98,24 @@ async def raw_start_latency(
     return times
 
 
-def api_start_latency(env: dict[str, str], port: int, starts: int) -> list[float]:
-    web = subprocess.Popen([str(BIN / "stepladder"), "web"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wait_for_port("127.0.0.1", port, 30, "stepladder web")
-        body = {"workflow_id": "customer_onboarding",
-                "workflow_data": {"name": "Bench", "email": "api@example.com", "tier": "basic"}}  # fmt: skip
-        times = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for index in range(starts + 10):
-                started = time.perf_counter()
-                response = http.post("/api/workflows/executions/start", json=body,
-                                     headers={"X-Stepladder-User": "bob"})  # fmt: skip
-                elapsed = (time.perf_counter() - started) * 1000
-                assert response.status_code == 201, response.text
-                if index >= 10:
-                    times.append(elapsed)
-        return times
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
-
-
-def row(name: str, values: list[float]) -> str:
-    return (f"| {name} | {len(values)} | {percentile(values, 50):.1f} | "
-            f"{percentile(values, 95):.1f} | {statistics.mean(values):.1f} |")  # fmt: skip
+def api_start_latency(bench: Stack, queue: str, starts: int) -> list[float]:
+    """POST …/start on a `stepladder web` process whose starts go to `queue`."""
+    body = {"workflow_id": "customer_onboarding",
+            "workflow_data": {"name": "Bench", "email": "api@example.com", "tier": "basic"}}  # fmt: skip
+    times = []
+    with (
+        bench.web(TEMPORAL_TASK_QUEUE=queue) as web,
+        httpx.Client(base_url=web.url, timeout=10) as http,
+    ):
+        for index in range(starts + 10):
+            started = time.perf_counter()
+            response = http.post("/api/workflows/executions/start", json=body,
+                                 headers={"X-Stepladder-User": "bob"})  # fmt: skip
+            elapsed = (time.perf_counter() - started) * 1000
+            assert response.status_code == 201, response.text
+            if index >= 10:
+                times.append(elapsed)
+    return times
 
 
 async def main() -> None:
@@ -152,53 +124,26 @@ async def main() -> None:
     parser.add_argument("--starts", type=int, default=200, help="0 skips the start latency part")
     args = parser.parse_args()
 
-    postgres = EmbeddedPostgres(REPO_ROOT / ".data" / "postgres", 55432, database=DATABASE)
-    postgres.start()
-    postgres.ensure_database(DATABASE, fresh=True)
-    url = postgres.url_for(DATABASE)
-    await migrate(url)
-    engine = bind_tables(url)
-    await engine.start_connection_pool(min_size=2, max_size=10)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"), ui=False
-    )
-    queue = f"bench-{uuid.uuid4().hex[:6]}"
-    definition = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)["customer_onboarding"]
-    await automate_every_step(definition)
-    try:
-        async with Worker(
-            env.client, task_queue=queue, workflows=[ExecutionWorkflow, BareActionsWorkflow],
-            activities=[*ACTIONS, *RECORDING_ACTIVITIES, build_preview],
-            workflow_runner=workflow_runner(),
-        ):  # fmt: skip
-            engine_ms, bare_ms = await engine_vs_bare(env.client, queue, definition, args.runs)
-            # Starts on a queue no worker polls measure web + Temporal alone; starts on the
-            # worker's queue measure them while the started executions run on the same 2 CPUs.
-            idle_queue = f"{queue}-idle"
+    definition = DEFINITIONS["customer_onboarding"]
+    async with stack("engine") as bench:
+        await automate_every_step(definition)
+        queue = bench.task_queue
+        async with bench.worker(workflows=[BareActionsWorkflow]):
+            engine_ms, bare_ms = await engine_vs_bare(bench.client, queue, definition, args.runs)
             if not args.starts:
                 print(f"engine/bare p50: {percentile(engine_ms, 50) / percentile(bare_ms, 50):.2f}")
                 return
-            raw_ms = await raw_start_latency(env.client, idle_queue, definition, args.starts)
-            port = 18000 + os.getpid() % 1000
-            web_env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1",
-                       "TEMPORAL_ADDRESS": env.client.service_client.config.target_host}  # fmt: skip
-            start_ms = await asyncio.to_thread(
-                api_start_latency, {**web_env, "TEMPORAL_TASK_QUEUE": idle_queue}, port, args.starts
-            )
-            busy_ms = await asyncio.to_thread(
-                api_start_latency, {**web_env, "TEMPORAL_TASK_QUEUE": queue}, port, args.starts
-            )
-    finally:
-        await env.shutdown()
-        await engine.close_connection_pool()
-        postgres.drop_database(DATABASE)
-        postgres.stop()
+            # Starts on a queue no worker polls measure web + Temporal alone; starts on the
+            # worker's queue measure them while the started executions run on the same 2 CPUs.
+            idle_queue = f"{queue}-idle"
+            raw_ms = await raw_start_latency(bench.client, idle_queue, definition, args.starts)
+            start_ms = await asyncio.to_thread(api_start_latency, bench, idle_queue, args.starts)
+            busy_ms = await asyncio.to_thread(api_start_latency, bench, queue, args.starts)
 
     ratio = percentile(engine_ms, 50) / percentile(bare_ms, 50)
     print(f"\n### Engine overhead and API start latency — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"Machine: {platform.node()} · {platform.machine()} · {os.cpu_count()} CPUs · "
-          f"Python {platform.python_version()}\n")  # fmt: skip
-    print("| measurement | n | p50 ms | p95 ms | mean ms |\n|---|---|---|---|---|")
+    print(f"Machine: {machine()}\n")
+    print(TABLE_HEAD)
     print(row("5 automatic steps through the engine", engine_ms))
     print(row("same 5 activities, bare workflow", bare_ms))
     print(row("start from a Temporal client (floor, no web)", raw_ms))

@@ -1,8 +1,8 @@
 """SSE fan-out (issue 4): many browsers watching executions through one `stepladder web` process.
 
 Viewers are real SSE clients (`GET /executions/{id}/events`, signed in like a browser) against a
-real `stepladder web` process and a real worker process, on a Temporal dev server and the
-embedded PostgreSQL. For 1, 20 and 200 viewers over 20 executions it measures Temporal `timeline`
+real `stepladder web` process and a real worker process, on a stack of its own (bench/stack.py:
+a Temporal dev server and a scratch PostgreSQL on free ports). For 1, 20 and 200 viewers over 20 executions it measures Temporal `timeline`
 queries per second (read from the web process's `/live/stats`), latencies, and the web
 process's memory and CPU, in two workloads:
 
@@ -26,14 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import random
 import re
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,25 +39,20 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from app.db.engine import bind_tables, migrate, tables_bound
-from app.definitions.loader import load_definitions
-from app.devstack import EmbeddedPostgres, wait_for_port
+from app.db.engine import tables_bound
 from app.domain.definitions import WorkflowDefinition, parse_definition
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService
-from app.settings import REPO_ROOT
 from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES, step_action
 from app.temporal.contracts import ActionInput, ActionResult, Timeline
-from app.temporal.worker import build_worker
 from app.web.identity import SESSION_COOKIE, sign
-from tests.sse import events
+from bench.report import machine_in_detail, note, percentile
+from bench.scenarios import DEFINITIONS, waiting_at
+from bench.sse import events
+from bench.stack import bench_worker, stack
 
-BIN = Path(sys.executable).parent
-DATABASE = "stepladder_bench_sse"
 SECRET = "bench-secret-" + "x" * 32
 STEP_STATUS = re.compile(r'data-step="([^"]+)" data-status="([^"]+)"')
 CRM_CONFIRMATIONS = ["I have reviewed the customer data", "I confirm this is for PRODUCTION"]
@@ -80,15 +71,12 @@ async def bench_work(inp: ActionInput) -> ActionResult:
 
 async def run_worker() -> None:
     client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
-    # The real worker's workflows and activities, whatever they are today, plus bench_work. (Built
-    # on a queue of its own, never run: a worker registers its queue when it is constructed.)
-    config = build_worker(client, f"bench-template-{uuid.uuid4().hex[:6]}").config()
-    config["task_queue"] = os.environ["TEMPORAL_TASK_QUEUE"]
-    config["activities"] = [*config.get("activities", []), bench_work]
+    # The real worker's workflows and activities, whatever they are today, plus bench_work.
+    worker = bench_worker(client, os.environ["TEMPORAL_TASK_QUEUE"], activities=[bench_work])
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with tables_bound(os.environ["DATABASE_URL"]), Worker(**config):
+    async with tables_bound(os.environ["DATABASE_URL"]), worker:
         await stop.wait()
 
 
@@ -108,17 +96,6 @@ def long_definition(steps: int, rng: random.Random) -> WorkflowDefinition:
 
 
 # --- measuring ------------------------------------------------------------------------------
-
-
-def note(message: str) -> None:
-    print(f"{datetime.now():%H:%M:%S} {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def process_sample(pid: int) -> tuple[float, float]:
@@ -252,102 +229,73 @@ async def completion_latencies(service: ExecutionService, viewers: list[Viewer])
 # --- the run --------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    def run(*cmd: str) -> str:
-        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
-
-    memory = run("free", "-g").splitlines()
-    total = memory[1].split()[1] if len(memory) > 1 else "?"
-    return (f"{platform.node()} · {platform.machine()} · nproc {run('nproc')} · "
-            f"{total} GiB RAM (`free -g`) · Python {platform.python_version()} · "
-            f"{run('uname', '-sr')}")  # fmt: skip
-
-
 async def main(seconds: float, executions: int, viewers: int) -> None:
-    postgres = EmbeddedPostgres(REPO_ROOT / ".data" / "postgres", 55432, database=DATABASE)
-    postgres.start()
-    postgres.ensure_database(DATABASE, fresh=True)
-    url = postgres.url_for(DATABASE)
-    await migrate(url)
-    engine = bind_tables(url)
-    await engine.start_connection_pool(min_size=1, max_size=5)
-    definitions = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
-    await seed_step_configs(definitions.values())
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"), ui=False
-    )
-    queue = f"bench-sse-{uuid.uuid4().hex[:6]}"
-    port = 18000 + os.getpid() % 1000
-    child_env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1",
-                 "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                 "TEMPORAL_TASK_QUEUE": queue, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}  # fmt: skip
-    worker = subprocess.Popen(  # noqa: ASYNC220 - long-lived children, started once
-        [sys.executable, "-m", "bench.sse_fanout", "--worker"], env=child_env, cwd=REPO_ROOT
-    )
-    web = subprocess.Popen([str(BIN / "stepladder"), "web"], env=child_env, cwd=REPO_ROOT)  # noqa: ASYNC220
     phases: list[Phase] = []
-    try:
-        wait_for_port("127.0.0.1", port, 60, "stepladder web")
-        cookies = {SESSION_COOKIE: sign(SECRET, "vera")}
-        limits = httpx.Limits(max_connections=viewers + 20, max_keepalive_connections=viewers + 20)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", cookies=cookies, limits=limits,
-            timeout=httpx.Timeout(30, read=None),
-        ) as http:  # fmt: skip
-            await asyncio.sleep(1)
-            idle_rss, _ = process_sample(web.pid)
-            service = ExecutionService(env.client, definitions, queue)
-            bob = DEMO_USERS["bob"]
-
-            # 1. running: every step runs by itself, 2-8 s each.
-            # Long enough to outlast the three phases (a query on a closed workflow replays its
-            # whole history on the worker: not what this measures). Each execution gets its own
-            # step durations so they do not move in lockstep.
-            rng = random.Random(4)
-            steps = int((3 * (seconds + 5) + 30) / 5)
-            running = []
-            for _ in range(executions):
-                service.definitions["bench_long"] = long_definition(steps, rng)
-                running.append(await service.start("bench_long", {}, bob))
-            for count, ids in ((1, running[:1]), (executions, running), (viewers, running)):
-                note(f"running: {count} viewer(s)")
-                phase, seen = await measure(http, web.pid, "running", ids, count, seconds)
-                phase.latencies_ms = await completion_latencies(service, seen)
-                phases.append(phase)
-            for execution_id in running:
-                await env.client.get_workflow_handle(execution_id).cancel()
-
-            # 2. waiting for approval at Create CRM Record.
-            data = {"name": "Bench", "tier": "basic"}
-            waiting = [
-                await service.start(
-                    "customer_onboarding", {**data, "email": f"b{n}@example.com"}, bob
-                )
-                for n in range(executions)
-            ]
-            for execution_id in waiting:
-                while True:
-                    timeline = await service.timeline(execution_id)
-                    if any(s.status == "waiting_approval" for s in timeline.steps):
-                        break
-                    await asyncio.sleep(0.1)
-            for count, ids in ((1, waiting[:1]), (executions, waiting)):
-                note(f"waiting: {count} viewer(s)")
-                phases.append((await measure(http, web.pid, "waiting", ids, count, seconds))[0])
-            approve_ms, api_ms, phase = await approvals_through_the_app(
-                http, web.pid, waiting, viewers, seconds
+    async with stack("sse") as bench:
+        await seed_step_configs(DEFINITIONS.values())
+        with (
+            bench.child("-m", "bench.sse_fanout", "--worker", SECRET_KEY=SECRET),
+            bench.web(SECRET_KEY=SECRET) as web,
+        ):
+            cookies = {SESSION_COOKIE: sign(SECRET, "vera")}
+            limits = httpx.Limits(
+                max_connections=viewers + 20, max_keepalive_connections=viewers + 20
             )
-            phases.append(phase)
-    finally:
-        web.terminate()
-        worker.terminate()
-        web.wait(timeout=30)
-        worker.wait(timeout=30)
-        await env.shutdown()
-        await engine.close_connection_pool()
-        postgres.drop_database(DATABASE)
-        postgres.stop()
+            async with httpx.AsyncClient(
+                base_url=web.url, cookies=cookies, limits=limits,
+                timeout=httpx.Timeout(30, read=None),
+            ) as http:  # fmt: skip
+                await asyncio.sleep(1)
+                idle_rss, _ = process_sample(web.pid)
+                service = ExecutionService(bench.client, dict(DEFINITIONS), bench.task_queue)
+                await running_phases(http, web.pid, service, seconds, executions, viewers, phases)
+                waiting = await waiting_executions(service, executions)
+                for count, ids in ((1, waiting[:1]), (executions, waiting)):
+                    note(f"waiting: {count} viewer(s)")
+                    measured, _ = await measure(http, web.pid, "waiting", ids, count, seconds)
+                    phases.append(measured)
+                approve_ms, api_ms, phase = await approvals_through_the_app(
+                    http, web.pid, waiting, viewers, seconds
+                )
+                phases.append(phase)
     report(phases, idle_rss, approve_ms, api_ms)
+
+
+async def running_phases(
+    http: httpx.AsyncClient, web_pid: int, service: ExecutionService,
+    seconds: float, executions: int, viewers: int, phases: list[Phase],
+) -> None:  # fmt: skip
+    """1. running: every step runs by itself, 2-8 s each.
+    Long enough to outlast the three phases (a query on a closed workflow replays its whole
+    history on the worker: not what this measures). Each execution gets its own step durations
+    so they do not move in lockstep."""
+    rng = random.Random(4)
+    steps = int((3 * (seconds + 5) + 30) / 5)
+    running = []
+    for _ in range(executions):
+        service.definitions["bench_long"] = long_definition(steps, rng)
+        running.append(await service.start("bench_long", {}, DEMO_USERS["bob"]))
+    for count, ids in ((1, running[:1]), (executions, running), (viewers, running)):
+        note(f"running: {count} viewer(s)")
+        phase, seen = await measure(http, web_pid, "running", ids, count, seconds)
+        phase.latencies_ms = await completion_latencies(service, seen)
+        phases.append(phase)
+    for execution_id in running:
+        await service.cancel(execution_id)
+
+
+async def waiting_executions(service: ExecutionService, executions: int) -> list[str]:
+    """2. waiting: customer_onboarding executions paused at Create CRM Record."""
+    data = {"name": "Bench", "tier": "basic"}
+    waiting = [
+        await service.start(
+            "customer_onboarding", {**data, "email": f"b{n}@example.com"}, DEMO_USERS["bob"]
+        )
+        for n in range(executions)
+    ]
+    for execution_id in waiting:
+        await waiting_at(service, execution_id, "create_crm_record")
+    return waiting
 
 
 async def approvals_through_the_app(
@@ -401,7 +349,7 @@ def report(
         return f"{percentile(values, 50):.0f} | {percentile(values, 95):.0f}"
 
     print(f"\n### SSE fan-out — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine_in_detail()}\n")
     print("| workload | viewers | executions watched | Temporal queries/s | per execution | "
           "change → screen p50 ms | p95 ms | fan-out p50 ms | p95 ms | events | web RSS MiB | "
           "web CPU % |")  # fmt: skip

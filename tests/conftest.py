@@ -1,12 +1,13 @@
-"""Shared fixtures: a real PostgreSQL (embedded cluster, fresh test database) and a real
-Temporal dev server, a worker on a per-session task queue, and the app under test."""
+"""Shared fixtures: a real PostgreSQL (a fresh database on a cluster of the session's own) and a
+real Temporal dev server, both on free ports, a worker on a per-session task queue, and the app
+under test."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -19,11 +20,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from app.db.engine import bind_tables, migrate
+from app.db.engine import migrate, tables_bound
 from app.db.tables import TABLES
-from app.devstack import EmbeddedPostgres
+from app.devstack import scratch_database
 from app.executions.service import ExecutionService
-from app.settings import REPO_ROOT, Settings
+from app.settings import Settings
 from app.steps.seeding import seed_step_configs
 from app.temporal.actions import FAULTS
 from app.temporal.worker import build_worker
@@ -31,36 +32,24 @@ from app.web.app import create_app
 from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
 from tests.helpers import DEFINITIONS
 
-# One database per test session, so two sessions (a developer's and a helper's) never collide.
 pytest_plugins = ["tests.browser"]
 
-TEST_DATABASE = f"stepladder_test_{uuid.uuid4().hex[:8]}"
-
 
 @pytest.fixture(scope="session")
-def embedded_postgres() -> Iterator[EmbeddedPostgres]:
-    postgres = EmbeddedPostgres(REPO_ROOT / ".data" / "postgres", 55432, database=TEST_DATABASE)
-    postgres.start()
-    postgres.ensure_database(TEST_DATABASE, fresh=True)
-    yield postgres
-    postgres.drop_database(TEST_DATABASE)
-    # Another session (a second terminal, a benchmark, `make run`) may still use the cluster.
-    if not postgres.databases_in_use("stepladder%"):
-        postgres.stop()
-
-
-@pytest.fixture(scope="session")
-async def database_url(embedded_postgres: EmbeddedPostgres) -> AsyncIterator[str]:
-    url = embedded_postgres.url_for(TEST_DATABASE)
-    await migrate(url)
-    engine = bind_tables(url)
-    await engine.start_connection_pool(min_size=1, max_size=10)
-    yield url
-    await engine.close_connection_pool()
+async def database_url() -> AsyncIterator[str]:
+    """The session's own database, migrated: on DATABASE_URL's server when that is set, else on a
+    PostgreSQL cluster the session starts on a free port in a temp folder — so a session never
+    meets another one, nor `make run` (EMBEDDED_POSTGRES_PORT, DATA_DIR), and stops only what
+    it started."""
+    async with scratch_database(Settings.from_env().database_url, "test") as url:
+        await migrate(url)
+        async with tables_bound(url):
+            yield url
 
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server of the session's own, on a port the SDK picks free."""
     temporal = Path(sys.executable).parent / "temporal"
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal), ui=False)
     yield env
