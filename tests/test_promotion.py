@@ -6,15 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
-from app.domain.promotion import (
+from app.domain.criteria import (
     DEFAULT_CRITERIA,
     CriteriaError,
-    ModeChangeRefused,
     PromotionCriteria,
+    criteria_for,
+    validate_overrides,
+)
+from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.promotion import (
+    ModeChangeRefused,
     RunOutcome,
     StepMetrics,
-    criteria_for,
     decide_mode_change,
     estimated_days_until_promotion,
     manual_change,
@@ -22,7 +25,6 @@ from app.domain.promotion import (
     outcome_of,
     promotion_status,
     recent_runs_per_day,
-    validate_overrides,
 )
 
 AUTO = DeploymentMode.ALWAYS_AUTO

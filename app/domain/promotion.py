@@ -1,112 +1,25 @@
-"""Promotion and demotion rules: criteria, per-step metrics, progress and mode-change decisions."""
+"""Promotion and demotion rules: per-step metrics, progress toward the next mode, the automatic
+and by-hand mode changes, and the estimate of days until promotion."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
+from app.domain.criteria import CRITERION_LABELS, PromotionCriteria
 from app.domain.modes import PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.statuses import StepStatus
 
 SECONDS_PER_DAY = 86_400.0
 
 
-class CriteriaError(ValueError):
-    """Criteria overrides out of range; `problems` maps each bad field to its message."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        super().__init__("; ".join(self.problems.values()))
-
-
 class ModeChangeRefused(ValueError):
     """An admin's mode change that the step's impact does not allow."""
-
-
-@dataclass(frozen=True)
-class PromotionCriteria:
-    """What a step must show in its current mode before it moves one step up its path."""
-
-    min_success_rate: float  # percent, 0-100
-    min_successful_runs: int
-    min_days_in_mode: float
-    min_consecutive_successes: int
-    demotion_window: int = 20
-
-    def __post_init__(self) -> None:
-        problems = validate_overrides({f.name: getattr(self, f.name) for f in fields(self)})
-        if problems:
-            raise CriteriaError(problems)
-
-
-CRITERION_LABELS: dict[str, str] = {
-    "min_success_rate": "min success rate",
-    "min_successful_runs": "min successful runs",
-    "min_days_in_mode": "min days in mode",
-    "min_consecutive_successes": "min consecutive successes",
-    "demotion_window": "demotion window",
-}
-_WHOLE_FIELDS = {"min_successful_runs": 0, "min_consecutive_successes": 0, "demotion_window": 1}
-
-
-def validate_overrides(overrides: Mapping[str, object]) -> dict[str, str]:
-    """Field → message for every override that is unknown or out of range; empty when all fine."""
-    problems: dict[str, str] = {}
-    allowed = ", ".join(CRITERION_LABELS)
-    for name, value in overrides.items():
-        if name not in CRITERION_LABELS:
-            problems[name] = f"unknown criterion {name!r}; allowed: {allowed}"
-            continue
-        if name == "min_success_rate":
-            rule = "a percentage between 0 and 100"
-        elif name == "min_days_in_mode":
-            rule = "a number of days ≥ 0"
-        else:
-            rule = f"a whole number ≥ {_WHOLE_FIELDS[name]}"
-        if not _acceptable(name, value):
-            problems[name] = f"{name} must be {rule}, got {value!r}"
-    return problems
-
-
-def _acceptable(name: str, value: object) -> bool:
-    # bool is an int subclass, but True is never a sensible count or rate.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return False
-    if name == "min_success_rate":
-        return 0.0 <= value <= 100.0
-    if name == "min_days_in_mode":
-        return value >= 0
-    return value == int(value) and value >= _WHOLE_FIELDS[name]
-
-
-DEFAULT_CRITERIA: dict[ImpactLevel, PromotionCriteria] = {
-    ImpactLevel.ACCESSORY: PromotionCriteria(95.0, 50, 3, 10),
-    ImpactLevel.READ: PromotionCriteria(98.0, 100, 7, 25),
-    ImpactLevel.WRITE: PromotionCriteria(98.0, 200, 14, 50),
-    ImpactLevel.CRITICAL: PromotionCriteria(99.9, 500, 30, 100),
-    ImpactLevel.EXTERNAL: PromotionCriteria(98.0, 200, 14, 50),
-}
-
-
-def criteria_for(
-    impact: ImpactLevel, overrides: Mapping[str, float | int] | None = None
-) -> PromotionCriteria:
-    """The impact's default criteria with a step's overrides applied; raises CriteriaError."""
-    base = DEFAULT_CRITERIA[impact]
-    if not overrides:
-        return base
-    problems = validate_overrides(overrides)
-    if problems:
-        raise CriteriaError(problems)
-    changes: dict[str, float | int] = {
-        name: int(value) if name in _WHOLE_FIELDS else float(value)
-        for name, value in overrides.items()
-    }
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 class RunOutcome(StrEnum):
@@ -117,9 +30,9 @@ class RunOutcome(StrEnum):
 
 def outcome_of(status: str) -> RunOutcome:
     """A finished step run's status as a promotion outcome; a rejection is a caught mistake."""
-    if status == "completed":
+    if status == StepStatus.COMPLETED:
         return RunOutcome.SUCCESS
-    if status in ("failed", "rejected"):
+    if status in (StepStatus.FAILED, StepStatus.REJECTED):
         return RunOutcome.FAILURE
     return RunOutcome.NOT_COUNTED
 
@@ -409,6 +322,54 @@ def manual_change(
         "promotion" if _AUTOMATION_RANK[target] > _AUTOMATION_RANK[mode] else "demotion"
     )
     return ModeChange(mode, target, reason.strip(), kind, automatic=False)
+
+
+def manual_target(
+    impact: ImpactLevel, mode: DeploymentMode, to_mode: str, direction: str
+) -> DeploymentMode:
+    """Where an admin's change by hand goes: `to_mode` when named, else one hop along the path
+    in `direction` ("promote" or "demote"); raises ModeChangeRefused for an unknown mode or a
+    hop past either end of the path."""
+    path = PROMOTION_PATH[impact]
+    if to_mode:
+        try:
+            return DeploymentMode(to_mode)
+        except ValueError:
+            allowed = ", ".join(m.value for m in path)
+            raise ModeChangeRefused(
+                f"unknown mode {to_mode!r}; allowed for this step: {allowed}"
+            ) from None
+    hop = (mode_above if direction == "promote" else mode_below)(impact, mode)
+    if hop is None:
+        end = "top" if direction == "promote" else "bottom"
+        raise ModeChangeRefused(f"{mode} is the {end} of the {impact} path ({' → '.join(path)})")
+    return hop
+
+
+def not_automatic_because(
+    mode: DeploymentMode, impact: ImpactLevel, auto_promote: bool, status: PromotionStatus
+) -> str:
+    """Why no automatic promotion will come (the ceiling, always_manual, auto-promote off), or
+    "" when one will once the criteria hold."""
+    if status.next_mode is None:
+        path = " → ".join(PROMOTION_PATH[impact])
+        return f"{mode} is the ceiling of the {impact} path ({path})"
+    if mode is DeploymentMode.ALWAYS_MANUAL:
+        return "always_manual is never promoted automatically; an admin may promote it by hand"
+    if not auto_promote:
+        return "auto-promote is off for this step"
+    return ""
+
+
+def change_snapshot(metrics: StepMetrics, criteria: PromotionCriteria) -> dict[str, Any]:
+    """The metrics and criteria recorded with a mode-change audit event."""
+    window = criteria.demotion_window
+    return {
+        **metrics.snapshot(),
+        "recent_success_rate": metrics.recent_success_rate(window),
+        "demotion_window": window,
+        "criteria": asdict(criteria),
+    }
 
 
 def _runs_to_reach_rate(metrics: StepMetrics, min_rate: float) -> int | None:
