@@ -104,7 +104,7 @@ async def update(
     overrides: Mapping[str, object],
     updated_by: str,
 ) -> None:
-    """Save an edit's impact, auto-promote and overrides (the mode moves by `move_mode`)."""
+    """Save an edit's impact, auto-promote and overrides (the mode moves by `write_mode_change`)."""
     await StepConfig.raw(
         "UPDATE step_configs SET impact = {}, auto_promote = {}, criteria = {}::jsonb, "
         "version = version + 1, updated_by = {} WHERE workflow_id = {} AND step_id = {}",
@@ -112,7 +112,7 @@ async def update(
     )  # fmt: skip
 
 
-async def move_mode(
+async def write_mode_change(
     settings: StepSettings,
     change: ModeChange,
     *,

@@ -1,12 +1,11 @@
-"""Promotion and demotion rules: per-step metrics, progress toward the next mode, the automatic
-and by-hand mode changes, and the estimate of days until promotion."""
+"""Promotion and demotion rules: per-step metrics, progress toward the next mode, and the
+automatic and by-hand mode changes."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -70,12 +69,12 @@ class StepMetrics:
 
     @property
     def success_rate(self) -> float:
-        return _rate(self.successes, self.total_runs)
+        return rate_of(self.successes, self.total_runs)
 
     def recent_success_rate(self, window: int) -> float:
         """Success rate (percent) over the last `window` counted runs, or fewer if fewer exist."""
         recent = self.recent_runs[-window:] if window > 0 else ()
-        return _rate(sum(recent), len(recent))
+        return rate_of(sum(recent), len(recent))
 
     def snapshot(self) -> dict[str, float | int]:
         """The scalar metrics, as recorded with a mode-change audit event."""
@@ -88,7 +87,8 @@ class StepMetrics:
         }
 
 
-def _rate(successes: int, runs: int) -> float:
+def rate_of(successes: int, runs: int) -> float:
+    """Success rate in percent (0 with no runs)."""
     # One division of exact integers, so a rate exactly at a threshold like 99.9 compares equal.
     return 100 * successes / runs if runs else 0.0
 
@@ -108,19 +108,6 @@ def metrics_since(
 
 def days_in_mode(mode_since: datetime, now: datetime) -> float:
     return max(0.0, (now - mode_since).total_seconds() / SECONDS_PER_DAY)
-
-
-def recent_runs_per_day(
-    outcomes: Iterable[tuple[str, datetime]], now: datetime, days: float = 7.0
-) -> float:
-    """Counted runs per day over the last `days` days, whatever the mode: the traffic rate."""
-    start = now - timedelta(days=days)
-    runs = sum(
-        1
-        for status, ended_at in outcomes
-        if start < ended_at <= now and outcome_of(status) is not RunOutcome.NOT_COUNTED
-    )
-    return runs / days if days > 0 else 0.0
 
 
 def mode_above(impact: ImpactLevel, mode: DeploymentMode) -> DeploymentMode | None:
@@ -370,50 +357,3 @@ def change_snapshot(metrics: StepMetrics, criteria: PromotionCriteria) -> dict[s
         "demotion_window": window,
         "criteria": asdict(criteria),
     }
-
-
-def _runs_to_reach_rate(metrics: StepMetrics, min_rate: float) -> int | None:
-    """Further successes needed to lift the rate to `min_rate`; None if no number can."""
-    successes, runs = metrics.successes, metrics.total_runs
-
-    def met(extra: int) -> bool:
-        return _rate(successes + extra, runs + extra) >= min_rate
-
-    if met(0):
-        return 0
-    if min_rate >= 100.0:
-        # Only a spotless record reaches 100%: the first run does if there is none yet.
-        return None if metrics.failures else 1
-    extra = max(1, math.ceil((min_rate * runs - 100 * successes) / (100.0 - min_rate)))
-    while extra > 1 and met(extra - 1):
-        extra -= 1
-    while not met(extra):
-        extra += 1
-    return extra
-
-
-def estimated_days_until_promotion(
-    metrics: StepMetrics, criteria: PromotionCriteria, runs_per_day: float
-) -> float | None:
-    """Days until every criterion could hold if each further run succeeds at `runs_per_day`.
-
-    The largest of: runs still missing for successful runs, consecutive successes and success
-    rate (one run advances all three) at the run rate, and days still missing in the mode.
-    0.0 when ready; None when runs are missing but none arrive, or the rate can never be met.
-    Whether a next mode exists is the caller's question (see `promotion_status`).
-    """
-    rate_runs = _runs_to_reach_rate(metrics, criteria.min_success_rate)
-    if rate_runs is None:
-        return None
-    runs_needed = max(
-        criteria.min_successful_runs - metrics.successes,
-        criteria.min_consecutive_successes - metrics.consecutive_successes,
-        rate_runs,
-        0,
-    )
-    days_needed = max(criteria.min_days_in_mode - metrics.days_in_mode, 0.0)
-    if runs_needed == 0:
-        return float(days_needed)
-    if runs_per_day <= 0:
-        return None
-    return max(runs_needed / runs_per_day, days_needed)

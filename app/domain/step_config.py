@@ -113,10 +113,10 @@ class ModeHistoryEntry:
 
     id: int
     step_id: str
-    from_mode: DeploymentMode
-    to_mode: DeploymentMode
+    changed_at: datetime
     kind: str  # promotion, demotion or manual
     changed_by: str
+    from_mode: DeploymentMode
+    to_mode: DeploymentMode
     reason: str
-    metrics: dict[str, Any]
-    changed_at: datetime
+    metrics: dict[str, Any]  # the record and criteria when it changed (`change_snapshot`)

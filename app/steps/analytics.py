@@ -13,11 +13,10 @@ from app.domain.definitions import WorkflowDefinition
 from app.domain.promotion import (
     PromotionStatus,
     StepMetrics,
-    estimated_days_until_promotion,
     not_automatic_because,
     promotion_status,
-    recent_runs_per_day,
 )
+from app.domain.promotion_estimate import estimated_days_until_promotion, recent_runs_per_day
 from app.domain.step_charts import (
     ModeMark,
     RateChart,

@@ -27,7 +27,7 @@ async def move_mode(
     holds the row lock inside a transaction."""
     if metrics is None:
         metrics = await step_configs.record_in_mode(settings, now)
-    await step_configs.move_mode(
+    await step_configs.write_mode_change(
         settings, change, kind=kind, changed_by=changed_by,
         snapshot=change_snapshot(metrics, settings.criteria), now=now,
     )  # fmt: skip
