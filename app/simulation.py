@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from app.domain.statuses import ExecutionStatus, StepStatus
+
 # (method, path, acting user, JSON body or None) → (HTTP status, decoded JSON body or None)
 ApiCall = Callable[[str, str, str, Any], Awaitable[tuple[int, Any]]]
 USER_HEADER = "X-Stepladder-User"
-FINISHED = ("completed", "failed", "rejected", "expired", "cancelled")
+FINISHED = tuple(status for status in ExecutionStatus if status.finished)
 
 
 class SimulationError(RuntimeError):
@@ -184,7 +186,7 @@ class Simulation:
             {"workflow_id": self.plan.workflow_id, "workflow_data": data},
         )
         execution_id = started["execution_id"]
-        result = RunResult(number, execution_id, "running")
+        result = RunResult(number, execution_id, ExecutionStatus.RUNNING)
         timeline_path = f"/api/workflows/executions/{quote(execution_id)}"
         approvals_given: dict[str, set[str]] = {}
         deadline = time.monotonic() + self.plan.run_timeout
@@ -197,7 +199,7 @@ class Simulation:
                 }
                 return result
             for step in timeline["steps"]:
-                if step["status"] == "waiting_approval":
+                if step["status"] == StepStatus.WAITING_APPROVAL:
                     await self._decide(execution_id, step, approvals_given, result)
             if time.monotonic() > deadline:
                 raise SimulationError(

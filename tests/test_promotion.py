@@ -6,24 +6,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
-from app.domain.promotion import (
+from app.domain.criteria import (
     DEFAULT_CRITERIA,
     CriteriaError,
-    ModeChangeRefused,
     PromotionCriteria,
+    criteria_for,
+    validate_overrides,
+)
+from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.promotion import (
     RunOutcome,
     StepMetrics,
-    criteria_for,
     decide_mode_change,
-    estimated_days_until_promotion,
     manual_change,
     metrics_since,
     outcome_of,
     promotion_status,
-    recent_runs_per_day,
-    validate_overrides,
 )
+from app.domain.promotion_estimate import recent_runs_per_day
 
 AUTO = DeploymentMode.ALWAYS_AUTO
 MONITORED = DeploymentMode.AUTO_MONITORED
@@ -514,86 +514,3 @@ def test_not_counted_runs_never_fill_the_demotion_window() -> None:
     metrics = metrics_since(runs, since, NOW)
     assert metrics.total_runs == 19
     assert decide_mode_change(AUTO, ImpactLevel.WRITE, WRITE, metrics, True) is None
-
-
-# --- manual changes ---------------------------------------------------------------------
-
-
-def test_admin_may_promote_always_manual_by_hand() -> None:
-    change = manual_change(MANUAL, ImpactLevel.CRITICAL, VALIDATION, "  reviewed 500 runs  ")
-    assert (change.from_mode, change.to_mode, change.kind) == (MANUAL, VALIDATION, "promotion")
-    assert change.reason == "reviewed 500 runs"
-    assert change.automatic is False
-
-
-def test_admin_may_jump_to_any_mode_on_the_path_both_ways() -> None:
-    up = manual_change(VALIDATION, ImpactLevel.WRITE, AUTO, "trusted")
-    down = manual_change(AUTO, ImpactLevel.WRITE, VALIDATION, "incident")
-    assert (up.to_mode, up.kind) == (AUTO, "promotion")
-    assert (down.to_mode, down.kind) == (VALIDATION, "demotion")
-
-
-def test_admin_may_not_set_critical_to_always_auto() -> None:
-    with pytest.raises(ModeChangeRefused, match="always_auto") as caught:
-        manual_change(MONITORED, ImpactLevel.CRITICAL, AUTO, "please")
-    message = str(caught.value)
-    assert "critical" in message
-    for allowed in PROMOTION_PATH[ImpactLevel.CRITICAL]:
-        assert allowed in message
-
-
-def test_admin_may_not_pick_a_mode_off_the_path() -> None:
-    with pytest.raises(ModeChangeRefused, match="always_manual"):
-        manual_change(VALIDATION, ImpactLevel.WRITE, MANUAL, "stricter")
-    with pytest.raises(ModeChangeRefused, match="validation_required"):
-        manual_change(AUTO, ImpactLevel.READ, VALIDATION, "stricter")
-
-
-def test_admin_change_needs_a_reason_and_a_different_mode() -> None:
-    with pytest.raises(ModeChangeRefused, match="reason"):
-        manual_change(VALIDATION, ImpactLevel.WRITE, MONITORED, "   ")
-    with pytest.raises(ModeChangeRefused, match="already"):
-        manual_change(VALIDATION, ImpactLevel.WRITE, VALIDATION, "no-op")
-    assert issubclass(ModeChangeRefused, ValueError)
-
-
-# --- estimate ---------------------------------------------------------------------------
-
-
-def test_estimate_is_zero_when_ready() -> None:
-    assert estimated_days_until_promotion(ready_for(WRITE), WRITE, runs_per_day=0) == 0.0
-
-
-def test_estimate_is_the_largest_of_missing_runs_streak_and_days() -> None:
-    # 150 successes: 50 runs missing at 10/day = 5 days; 10 days in mode: 4 days missing.
-    assert estimated_days_until_promotion(record(150, days=10), WRITE, 10) == 5.0
-    # Streak of 10 after a failure: 40 runs missing → 4 days, but 12 days missing in the mode.
-    streak = (True,) * 195 + (False,) + (True,) * 10
-    assert (
-        estimated_days_until_promotion(StepMetrics.from_runs(streak, days_in_mode=2), WRITE, 10)
-        == 12.0
-    )
-    assert (
-        estimated_days_until_promotion(StepMetrics.from_runs(streak, days_in_mode=14), WRITE, 10)
-        == 4.0
-    )
-
-
-def test_estimate_counts_runs_needed_to_lift_the_success_rate() -> None:
-    # 300 runs, 290 successes = 96.7 %; 200 more successes give 490/500 = 98 %.
-    metrics = StepMetrics.from_runs((False,) * 10 + (True,) * 290, days_in_mode=30)
-    assert estimated_days_until_promotion(metrics, WRITE, 100) == 2.0
-
-
-def test_estimate_is_unknown_without_runs_when_runs_are_missing() -> None:
-    assert estimated_days_until_promotion(record(150, days=30), WRITE, 0) is None
-
-
-def test_estimate_with_only_days_missing_needs_no_runs() -> None:
-    assert estimated_days_until_promotion(record(300, days=10), WRITE, 0) == 4.0
-
-
-def test_estimate_is_unknown_when_a_perfect_rate_can_never_be_reached() -> None:
-    perfect = criteria_for(ImpactLevel.WRITE, {"min_success_rate": 100})
-    assert estimated_days_until_promotion(record(300, 1), perfect, 50) is None
-    assert estimated_days_until_promotion(StepMetrics(days_in_mode=30), perfect, 50) == 4.0

@@ -12,13 +12,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.db import step_configs
 from app.db.tables import ModeChangeEvent, StepConfig, StepRun
 from app.definitions.loader import load_definitions
 from app.domain.promotion import ModeChangeRefused, metrics_since
+from app.domain.step_config import StepConfigEdit
 from app.settings import REPO_ROOT
-from app.steps import service as promotions
+from app.steps.analytics import analytics
+from app.steps.configuration import EditConflict, InvalidStepConfig, save_config
+from app.steps.manual import change_mode
+from app.steps.promotion import evaluate_after_outcome
 from app.steps.seeding import seed_step_configs
-from app.steps.service import EditConflict, InvalidStepConfig, StepConfigEdit
 from app.temporal.actions import ACTION_NAMES
 
 DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
@@ -92,11 +96,11 @@ async def test_one_success_short_of_the_bar_does_not_promote_and_reaching_it_doe
     await set_config("check_duplicates", criteria=LOW_BAR)
     await back_date("check_duplicates")
     await add_runs("check_duplicates", "auto_monitored", ["completed", "completed"])
-    assert await promotions.evaluate_after_outcome(WF, "check_duplicates") is None
+    assert await evaluate_after_outcome(WF, "check_duplicates") is None
     assert await mode_of("check_duplicates") == "auto_monitored"
 
     await add_runs("check_duplicates", "auto_monitored", ["completed"])
-    change = await promotions.evaluate_after_outcome(WF, "check_duplicates")
+    change = await evaluate_after_outcome(WF, "check_duplicates")
 
     assert change is not None and change.kind == "promotion"
     assert await mode_of("check_duplicates") == "always_auto"
@@ -118,9 +122,9 @@ async def test_evaluating_twice_changes_once_and_counters_restart(seeded: None) 
     before = await StepConfig.objects().get(StepConfig.step_id == "check_duplicates")
     assert before is not None
 
-    first = await promotions.evaluate_after_outcome(WF, "check_duplicates")
+    first = await evaluate_after_outcome(WF, "check_duplicates")
     # A retried record activity evaluates again: the new mode has no runs yet.
-    again = await promotions.evaluate_after_outcome(WF, "check_duplicates")
+    again = await evaluate_after_outcome(WF, "check_duplicates")
 
     assert first is not None and again is None
     assert len(await events("check_duplicates")) == 1
@@ -128,7 +132,7 @@ async def test_evaluating_twice_changes_once_and_counters_restart(seeded: None) 
     assert after is not None
     assert after.version == before.version + 1 and after.updated_by == "promotion"
     assert after.mode_since > before.mode_since
-    result = await promotions.analytics(ONBOARDING, "check_duplicates")
+    result = await analytics(ONBOARDING, "check_duplicates")
     assert (result.metrics.total_runs, result.metrics.consecutive_successes) == (0, 0)
     assert result.all_time_runs == 3
 
@@ -139,7 +143,7 @@ async def test_concurrent_evaluations_promote_one_hop_only(seeded: None) -> None
     await add_runs("create_crm_record", "validation_required", ["completed"] * 3)
 
     results = await asyncio.gather(
-        *(promotions.evaluate_after_outcome(WF, "create_crm_record") for _ in range(4))
+        *(evaluate_after_outcome(WF, "create_crm_record") for _ in range(4))
     )
 
     assert sum(result is not None for result in results) == 1
@@ -158,8 +162,8 @@ async def test_runs_before_the_mode_started_or_in_another_mode_do_not_count(seed
     # Not counted at all: expired approvals and skipped steps.
     await add_runs("check_duplicates", "auto_monitored", ["expired", "skipped", "completed"])
 
-    assert await promotions.evaluate_after_outcome(WF, "check_duplicates") is None
-    result = await promotions.analytics(ONBOARDING, "check_duplicates")
+    assert await evaluate_after_outcome(WF, "check_duplicates") is None
+    result = await analytics(ONBOARDING, "check_duplicates")
     assert (result.metrics.total_runs, result.metrics.successes) == (1, 1)
 
 
@@ -170,12 +174,12 @@ async def test_a_failing_window_demotes_an_automatic_step_even_with_auto_promote
     await back_date("check_duplicates")
     # Window 4 at a minimum of 75 %: 3 of 4 is exactly 75 % and holds.
     await add_runs("check_duplicates", "always_auto", ["completed", "failed", "completed"])
-    assert await promotions.evaluate_after_outcome(WF, "check_duplicates") is None
+    assert await evaluate_after_outcome(WF, "check_duplicates") is None
     await add_runs("check_duplicates", "always_auto", ["completed"])
-    assert await promotions.evaluate_after_outcome(WF, "check_duplicates") is None
+    assert await evaluate_after_outcome(WF, "check_duplicates") is None
 
     await add_runs("check_duplicates", "always_auto", ["rejected"])  # 2 of the last 4: 50 %
-    change = await promotions.evaluate_after_outcome(WF, "check_duplicates")
+    change = await evaluate_after_outcome(WF, "check_duplicates")
 
     assert change is not None and change.kind == "demotion"
     assert await mode_of("check_duplicates") == "auto_monitored"
@@ -189,15 +193,15 @@ async def test_always_manual_is_never_promoted_automatically(seeded: None) -> No
     await back_date("setup_billing_account")
     await add_runs("setup_billing_account", "always_manual", ["completed"] * 10)
 
-    assert await promotions.evaluate_after_outcome(WF, "setup_billing_account") is None
-    result = await promotions.analytics(ONBOARDING, "setup_billing_account")
+    assert await evaluate_after_outcome(WF, "setup_billing_account") is None
+    result = await analytics(ONBOARDING, "setup_billing_account")
     assert result.status.promotion_ready and not result.status.automatic_allowed
     assert result.estimated_days is None
     assert "never promoted automatically" in result.not_automatic_because
 
 
 async def test_an_unconfigured_step_is_left_alone(database_url: str) -> None:
-    assert await promotions.evaluate_after_outcome(WF, "check_duplicates") is None
+    assert await evaluate_after_outcome(WF, "check_duplicates") is None
     assert await ModeChangeEvent.count() == 0
 
 
@@ -205,7 +209,7 @@ async def test_a_hand_edited_row_with_an_unknown_mode_never_blocks_recording(
     seeded: None,
 ) -> None:
     await set_config("check_duplicates", mode="turbo")
-    assert await promotions.evaluate_after_outcome(WF, "check_duplicates") is None
+    assert await evaluate_after_outcome(WF, "check_duplicates") is None
 
 
 # --- admins' edits -------------------------------------------------------------------------------
@@ -224,7 +228,7 @@ async def test_saving_a_new_mode_restarts_counters_and_is_audited_as_manual(seed
     await back_date("create_crm_record")
     await add_runs("create_crm_record", "validation_required", ["completed", "failed"])
 
-    saved = await promotions.save_config(
+    saved = await save_config(
         ONBOARDING, "create_crm_record",
         edit(1, mode="always_auto", criteria={"min_successful_runs": 10}, reason="trusted now"),
         "ada",
@@ -237,16 +241,14 @@ async def test_saving_a_new_mode_restarts_counters_and_is_audited_as_manual(seed
     (event,) = await events("create_crm_record")
     assert (event["kind"], event["changed_by"], event["reason"]) == ("manual", "ada", "trusted now")
     assert json.loads(str(event["metrics"]))["total_runs"] == 2
-    assert (await promotions.analytics(ONBOARDING, "create_crm_record")).metrics.total_runs == 0
+    assert (await analytics(ONBOARDING, "create_crm_record")).metrics.total_runs == 0
 
 
 async def test_a_stale_version_is_refused_with_the_current_values(seeded: None) -> None:
-    await promotions.save_config(
-        ONBOARDING, "create_crm_record", edit(1, auto_promote=False), "ada"
-    )
+    await save_config(ONBOARDING, "create_crm_record", edit(1, auto_promote=False), "ada")
 
     with pytest.raises(EditConflict) as refused:
-        await promotions.save_config(
+        await save_config(
             ONBOARDING, "create_crm_record", edit(1, criteria={"demotion_window": 5}), "bob"
         )
 
@@ -260,7 +262,7 @@ async def test_a_stale_version_is_refused_with_the_current_values(seeded: None) 
 
 async def test_invalid_edits_name_every_bad_field(seeded: None) -> None:
     with pytest.raises(InvalidStepConfig) as refused:
-        await promotions.save_config(
+        await save_config(
             ONBOARDING, "setup_billing_account",
             edit(1, impact="critical", mode="always_auto",
                  criteria={"min_success_rate": 100.5, "demotion_window": 0}),
@@ -270,15 +272,13 @@ async def test_invalid_edits_name_every_bad_field(seeded: None) -> None:
     assert "always_auto is not allowed for a critical step" in refused.value.errors["mode"]
 
     with pytest.raises(InvalidStepConfig) as refused:
-        await promotions.save_config(
-            ONBOARDING, "create_crm_record", edit(1, mode="always_auto"), "ada"
-        )
+        await save_config(ONBOARDING, "create_crm_record", edit(1, mode="always_auto"), "ada")
     assert set(refused.value.errors) == {"reason"}
     assert await ModeChangeEvent.count() == 0
 
 
 async def test_changing_impact_follows_the_new_path(seeded: None) -> None:
-    saved = await promotions.save_config(
+    saved = await save_config(
         ONBOARDING, "check_duplicates",
         edit(1, impact="external", mode="validation_required", reason="calls a partner API"),
         "ada",
@@ -291,21 +291,19 @@ async def test_changing_impact_follows_the_new_path(seeded: None) -> None:
 
 
 async def test_promoting_by_hand_takes_one_hop_and_stops_at_the_ceiling(seeded: None) -> None:
-    change, saved = await promotions.change_mode(ONBOARDING, "setup_billing_account", "ada")
+    change, saved = await change_mode(ONBOARDING, "setup_billing_account", "ada")
     assert (change.from_mode, change.to_mode, saved.mode) == (
         "always_manual", "validation_required", "validation_required",
     )  # fmt: skip
     assert change.reason == "promoted by ada by hand"
-    await promotions.change_mode(ONBOARDING, "setup_billing_account", "ada", reason="steady")
+    await change_mode(ONBOARDING, "setup_billing_account", "ada", reason="steady")
 
     with pytest.raises(ModeChangeRefused, match="auto_monitored is the top of the critical path"):
-        await promotions.change_mode(ONBOARDING, "setup_billing_account", "ada")
+        await change_mode(ONBOARDING, "setup_billing_account", "ada")
     with pytest.raises(ModeChangeRefused, match="always_auto is not allowed for a critical step"):
-        await promotions.change_mode(
-            ONBOARDING, "setup_billing_account", "ada", to_mode="always_auto"
-        )
+        await change_mode(ONBOARDING, "setup_billing_account", "ada", to_mode="always_auto")
 
-    change, _ = await promotions.change_mode(
+    change, _ = await change_mode(
         ONBOARDING, "setup_billing_account", "ada", direction="demote", reason="an incident"
     )
     assert (change.to_mode, change.kind) == ("validation_required", "demotion")
@@ -343,12 +341,12 @@ async def test_postgresql_counts_a_step_record_as_the_domain_rule_does(seeded: N
         await add_runs("check_duplicates", "auto_monitored", [status], ended_at=at)
         runs.append((status, "auto_monitored", at))
 
-    settings = await promotions._row(WF, "check_duplicates")
+    settings = await step_configs.read(WF, "check_duplicates")
     assert settings is not None
     now = datetime.now(UTC)
     in_mode = [(status, at) for status, mode, at in runs if mode == "auto_monitored"]
     expected = metrics_since(in_mode, since, now)
-    counted = await promotions._metrics(settings, now)
+    counted = await step_configs.record_in_mode(settings, now)
 
     assert expected.total_runs > 100 and expected.consecutive_successes == 7
     assert (counted.total_runs, counted.successes, counted.consecutive_successes) == (

@@ -501,3 +501,34 @@ async def test_the_workflow_page_leads_to_each_steps_analytics_and_admins_to_the
     signed_in(client, settings, "ada")
     page = await client.get("/workflows/customer_onboarding", headers=HTML)
     assert f'href="{STEPS}">Configure the steps</a>' in page.text
+
+
+async def test_the_openapi_shows_each_steps_operation_with_its_shape_and_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operations = {
+        (method.upper(), path): op
+        for path, ops in schema["paths"].items()
+        if path.startswith("/api/workflows/{workflow_id}/")
+        for method, op in ops.items()
+    }
+    assert len(operations) == 9, sorted(operations)
+    for (method, path), op in operations.items():
+        responses = op["responses"]
+        success = min(code for code in responses if code.startswith("2"))
+        if success != "204":
+            body = responses[success]["content"]["application/json"]["schema"]
+            assert "$ref" in body or "$ref" in body.get("items", {}), (method, path, body)
+        declared = {"400", "401", "404"} | (
+            {"403"} if method in ("PUT", "POST", "DELETE") else set()
+        )
+        for code in declared:
+            error = responses[code]["content"]["application/json"]["schema"]
+            assert error["$ref"].endswith("/ErrorBody"), (method, path, code)
+    assert "409" in operations[("PUT", "/api/workflows/{workflow_id}/steps/{step_id}")]["responses"]
+    shapes = schema["components"]["schemas"]
+    analytics = shapes["StepAnalyticsResponse"]["properties"]
+    assert list(analytics)[:4] == ["step_id", "step_name", "current_mode", "metrics"]
+    assert analytics["metrics"]["$ref"].endswith("/StepMetricsBody")
+    assert set(shapes["DeploymentMode"]["enum"]) >= {"always_auto", "always_manual"}

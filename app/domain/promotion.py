@@ -1,112 +1,24 @@
-"""Promotion and demotion rules: criteria, per-step metrics, progress and mode-change decisions."""
+"""Promotion and demotion rules: per-step metrics, progress toward the next mode, and the
+automatic and by-hand mode changes."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
+from app.domain.criteria import CRITERION_LABELS, PromotionCriteria
 from app.domain.modes import PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.statuses import StepStatus
 
 SECONDS_PER_DAY = 86_400.0
 
 
-class CriteriaError(ValueError):
-    """Criteria overrides out of range; `problems` maps each bad field to its message."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        super().__init__("; ".join(self.problems.values()))
-
-
 class ModeChangeRefused(ValueError):
     """An admin's mode change that the step's impact does not allow."""
-
-
-@dataclass(frozen=True)
-class PromotionCriteria:
-    """What a step must show in its current mode before it moves one step up its path."""
-
-    min_success_rate: float  # percent, 0-100
-    min_successful_runs: int
-    min_days_in_mode: float
-    min_consecutive_successes: int
-    demotion_window: int = 20
-
-    def __post_init__(self) -> None:
-        problems = validate_overrides({f.name: getattr(self, f.name) for f in fields(self)})
-        if problems:
-            raise CriteriaError(problems)
-
-
-CRITERION_LABELS: dict[str, str] = {
-    "min_success_rate": "min success rate",
-    "min_successful_runs": "min successful runs",
-    "min_days_in_mode": "min days in mode",
-    "min_consecutive_successes": "min consecutive successes",
-    "demotion_window": "demotion window",
-}
-_WHOLE_FIELDS = {"min_successful_runs": 0, "min_consecutive_successes": 0, "demotion_window": 1}
-
-
-def validate_overrides(overrides: Mapping[str, object]) -> dict[str, str]:
-    """Field → message for every override that is unknown or out of range; empty when all fine."""
-    problems: dict[str, str] = {}
-    allowed = ", ".join(CRITERION_LABELS)
-    for name, value in overrides.items():
-        if name not in CRITERION_LABELS:
-            problems[name] = f"unknown criterion {name!r}; allowed: {allowed}"
-            continue
-        if name == "min_success_rate":
-            rule = "a percentage between 0 and 100"
-        elif name == "min_days_in_mode":
-            rule = "a number of days ≥ 0"
-        else:
-            rule = f"a whole number ≥ {_WHOLE_FIELDS[name]}"
-        if not _acceptable(name, value):
-            problems[name] = f"{name} must be {rule}, got {value!r}"
-    return problems
-
-
-def _acceptable(name: str, value: object) -> bool:
-    # bool is an int subclass, but True is never a sensible count or rate.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return False
-    if name == "min_success_rate":
-        return 0.0 <= value <= 100.0
-    if name == "min_days_in_mode":
-        return value >= 0
-    return value == int(value) and value >= _WHOLE_FIELDS[name]
-
-
-DEFAULT_CRITERIA: dict[ImpactLevel, PromotionCriteria] = {
-    ImpactLevel.ACCESSORY: PromotionCriteria(95.0, 50, 3, 10),
-    ImpactLevel.READ: PromotionCriteria(98.0, 100, 7, 25),
-    ImpactLevel.WRITE: PromotionCriteria(98.0, 200, 14, 50),
-    ImpactLevel.CRITICAL: PromotionCriteria(99.9, 500, 30, 100),
-    ImpactLevel.EXTERNAL: PromotionCriteria(98.0, 200, 14, 50),
-}
-
-
-def criteria_for(
-    impact: ImpactLevel, overrides: Mapping[str, float | int] | None = None
-) -> PromotionCriteria:
-    """The impact's default criteria with a step's overrides applied; raises CriteriaError."""
-    base = DEFAULT_CRITERIA[impact]
-    if not overrides:
-        return base
-    problems = validate_overrides(overrides)
-    if problems:
-        raise CriteriaError(problems)
-    changes: dict[str, float | int] = {
-        name: int(value) if name in _WHOLE_FIELDS else float(value)
-        for name, value in overrides.items()
-    }
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 class RunOutcome(StrEnum):
@@ -117,9 +29,9 @@ class RunOutcome(StrEnum):
 
 def outcome_of(status: str) -> RunOutcome:
     """A finished step run's status as a promotion outcome; a rejection is a caught mistake."""
-    if status == "completed":
+    if status == StepStatus.COMPLETED:
         return RunOutcome.SUCCESS
-    if status in ("failed", "rejected"):
+    if status in (StepStatus.FAILED, StepStatus.REJECTED):
         return RunOutcome.FAILURE
     return RunOutcome.NOT_COUNTED
 
@@ -157,12 +69,12 @@ class StepMetrics:
 
     @property
     def success_rate(self) -> float:
-        return _rate(self.successes, self.total_runs)
+        return rate_of(self.successes, self.total_runs)
 
     def recent_success_rate(self, window: int) -> float:
         """Success rate (percent) over the last `window` counted runs, or fewer if fewer exist."""
         recent = self.recent_runs[-window:] if window > 0 else ()
-        return _rate(sum(recent), len(recent))
+        return rate_of(sum(recent), len(recent))
 
     def snapshot(self) -> dict[str, float | int]:
         """The scalar metrics, as recorded with a mode-change audit event."""
@@ -175,7 +87,8 @@ class StepMetrics:
         }
 
 
-def _rate(successes: int, runs: int) -> float:
+def rate_of(successes: int, runs: int) -> float:
+    """Success rate in percent (0 with no runs)."""
     # One division of exact integers, so a rate exactly at a threshold like 99.9 compares equal.
     return 100 * successes / runs if runs else 0.0
 
@@ -195,19 +108,6 @@ def metrics_since(
 
 def days_in_mode(mode_since: datetime, now: datetime) -> float:
     return max(0.0, (now - mode_since).total_seconds() / SECONDS_PER_DAY)
-
-
-def recent_runs_per_day(
-    outcomes: Iterable[tuple[str, datetime]], now: datetime, days: float = 7.0
-) -> float:
-    """Counted runs per day over the last `days` days, whatever the mode: the traffic rate."""
-    start = now - timedelta(days=days)
-    runs = sum(
-        1
-        for status, ended_at in outcomes
-        if start < ended_at <= now and outcome_of(status) is not RunOutcome.NOT_COUNTED
-    )
-    return runs / days if days > 0 else 0.0
 
 
 def mode_above(impact: ImpactLevel, mode: DeploymentMode) -> DeploymentMode | None:
@@ -411,48 +311,49 @@ def manual_change(
     return ModeChange(mode, target, reason.strip(), kind, automatic=False)
 
 
-def _runs_to_reach_rate(metrics: StepMetrics, min_rate: float) -> int | None:
-    """Further successes needed to lift the rate to `min_rate`; None if no number can."""
-    successes, runs = metrics.successes, metrics.total_runs
+def manual_target(
+    impact: ImpactLevel, mode: DeploymentMode, to_mode: str, direction: str
+) -> DeploymentMode:
+    """Where an admin's change by hand goes: `to_mode` when named, else one hop along the path
+    in `direction` ("promote" or "demote"); raises ModeChangeRefused for an unknown mode or a
+    hop past either end of the path."""
+    path = PROMOTION_PATH[impact]
+    if to_mode:
+        try:
+            return DeploymentMode(to_mode)
+        except ValueError:
+            allowed = ", ".join(m.value for m in path)
+            raise ModeChangeRefused(
+                f"unknown mode {to_mode!r}; allowed for this step: {allowed}"
+            ) from None
+    hop = (mode_above if direction == "promote" else mode_below)(impact, mode)
+    if hop is None:
+        end = "top" if direction == "promote" else "bottom"
+        raise ModeChangeRefused(f"{mode} is the {end} of the {impact} path ({' → '.join(path)})")
+    return hop
 
-    def met(extra: int) -> bool:
-        return _rate(successes + extra, runs + extra) >= min_rate
 
-    if met(0):
-        return 0
-    if min_rate >= 100.0:
-        # Only a spotless record reaches 100%: the first run does if there is none yet.
-        return None if metrics.failures else 1
-    extra = max(1, math.ceil((min_rate * runs - 100 * successes) / (100.0 - min_rate)))
-    while extra > 1 and met(extra - 1):
-        extra -= 1
-    while not met(extra):
-        extra += 1
-    return extra
+def not_automatic_because(
+    mode: DeploymentMode, impact: ImpactLevel, auto_promote: bool, status: PromotionStatus
+) -> str:
+    """Why no automatic promotion will come (the ceiling, always_manual, auto-promote off), or
+    "" when one will once the criteria hold."""
+    if status.next_mode is None:
+        path = " → ".join(PROMOTION_PATH[impact])
+        return f"{mode} is the ceiling of the {impact} path ({path})"
+    if mode is DeploymentMode.ALWAYS_MANUAL:
+        return "always_manual is never promoted automatically; an admin may promote it by hand"
+    if not auto_promote:
+        return "auto-promote is off for this step"
+    return ""
 
 
-def estimated_days_until_promotion(
-    metrics: StepMetrics, criteria: PromotionCriteria, runs_per_day: float
-) -> float | None:
-    """Days until every criterion could hold if each further run succeeds at `runs_per_day`.
-
-    The largest of: runs still missing for successful runs, consecutive successes and success
-    rate (one run advances all three) at the run rate, and days still missing in the mode.
-    0.0 when ready; None when runs are missing but none arrive, or the rate can never be met.
-    Whether a next mode exists is the caller's question (see `promotion_status`).
-    """
-    rate_runs = _runs_to_reach_rate(metrics, criteria.min_success_rate)
-    if rate_runs is None:
-        return None
-    runs_needed = max(
-        criteria.min_successful_runs - metrics.successes,
-        criteria.min_consecutive_successes - metrics.consecutive_successes,
-        rate_runs,
-        0,
-    )
-    days_needed = max(criteria.min_days_in_mode - metrics.days_in_mode, 0.0)
-    if runs_needed == 0:
-        return float(days_needed)
-    if runs_per_day <= 0:
-        return None
-    return max(runs_needed / runs_per_day, days_needed)
+def change_snapshot(metrics: StepMetrics, criteria: PromotionCriteria) -> dict[str, Any]:
+    """The metrics and criteria recorded with a mode-change audit event."""
+    window = criteria.demotion_window
+    return {
+        **metrics.snapshot(),
+        "recent_success_rate": metrics.recent_success_rate(window),
+        "demotion_window": window,
+        "criteria": asdict(criteria),
+    }

@@ -89,6 +89,66 @@ def _fmt_rate(rate: float) -> str:
     return f"{rate:.1f}".rstrip("0").rstrip(".")
 
 
+def _counted(runs: Iterable[FinishedRun]) -> list[tuple[datetime, bool]]:
+    """(ended_at, succeeded) of every counted run, oldest first."""
+    return sorted(
+        (run.ended_at, outcome is RunOutcome.SUCCESS)
+        for run in runs
+        if (outcome := outcome_of(run.status)) is not RunOutcome.NOT_COUNTED
+    )
+
+
+def _rolling_rates(counted: list[tuple[datetime, bool]], window: int) -> list[float]:
+    """The success rate over the last `window` runs after each run."""
+    rates: list[float] = []
+    for index in range(len(counted)):
+        recent = counted[max(0, index + 1 - window) : index + 1]
+        rates.append(100 * sum(success for _, success in recent) / len(recent))
+    return rates
+
+
+@dataclass(frozen=True)
+class _RunAxis:
+    """Where each of `count` runs sits on the x axis, evenly spaced (one run: in the middle)."""
+
+    count: int
+
+    @property
+    def step(self) -> float:
+        return PLOT_W / (self.count - 1) if self.count > 1 else 0.0
+
+    def x_at(self, index: int) -> float:
+        return LEFT + (index * self.step if self.count > 1 else PLOT_W / 2)
+
+
+def _change_lines(
+    changes: Iterable[ModeMark], shown: list[tuple[datetime, bool]], axis: _RunAxis
+) -> list[ChangeLine]:
+    """A line for each mode change within the shown runs, between the last run before it and
+    the first one after it."""
+    first_at, last_at = shown[0][0], shown[-1][0]
+    lines: list[ChangeLine] = []
+    for change in sorted(changes, key=lambda c: c.changed_at):
+        if not first_at <= change.changed_at <= last_at:
+            continue
+        before = sum(1 for ended_at, _ in shown if ended_at < change.changed_at)
+        if 0 < before < len(shown):
+            x = axis.x_at(before) - axis.step / 2
+        else:
+            x = axis.x_at(min(before, len(shown) - 1))
+        arrow = {"promotion": "↑", "demotion": "↓"}.get(change.kind, "✎")
+        lines.append(ChangeLine(round(x, 1), f"{arrow} {change.to_mode}"))
+    return lines
+
+
+def _x_ticks(shown: list[tuple[datetime, bool]], axis: _RunAxis) -> tuple[Tick, ...]:
+    first_at, last_at = shown[0][0], shown[-1][0]
+    x_indexes = sorted({0, (len(shown) - 1) // 2, len(shown) - 1})
+    # Runs within a day (a simulation) are told apart by the second, longer spans by the day.
+    tick_format = "%H:%M:%S" if last_at - first_at < timedelta(days=1) else "%b %d %H:%M"
+    return tuple(Tick(round(axis.x_at(i), 1), shown[i][0].strftime(tick_format)) for i in x_indexes)
+
+
 def rate_chart(
     runs: Iterable[FinishedRun],
     changes: Iterable[ModeMark],
@@ -97,53 +157,21 @@ def rate_chart(
 ) -> RateChart | None:
     """The rolling success rate the demotion rule watches, with the mode changes marked;
     None when no run has counted yet (the page shows an empty state instead)."""
-    counted = sorted(
-        (run.ended_at, outcome is RunOutcome.SUCCESS)
-        for run in runs
-        if (outcome := outcome_of(run.status)) is not RunOutcome.NOT_COUNTED
-    )
+    counted = _counted(runs)
     if not counted:
         return None
-    rates: list[float] = []
-    for index in range(len(counted)):
-        recent = counted[max(0, index + 1 - window) : index + 1]
-        rates.append(100 * sum(success for _, success in recent) / len(recent))
     shown = counted[-MAX_RATE_POINTS:]
-    shown_rates = rates[-MAX_RATE_POINTS:]
-    step = PLOT_W / (len(shown) - 1) if len(shown) > 1 else 0.0
-
-    def x_at(index: int) -> float:
-        return LEFT + (index * step if len(shown) > 1 else PLOT_W / 2)
-
+    shown_rates = _rolling_rates(counted, window)[-MAX_RATE_POINTS:]
+    axis = _RunAxis(len(shown))
     dots = tuple(
-        (round(x_at(i), 1), round(_y_for_rate(rate), 1), success)
+        (round(axis.x_at(i), 1), round(_y_for_rate(rate), 1), success)
         for i, ((_, success), rate) in enumerate(zip(shown, shown_rates, strict=True))
     )
-    first_at, last_at = shown[0][0], shown[-1][0]
-    lines: list[ChangeLine] = []
-    for change in sorted(changes, key=lambda c: c.changed_at):
-        if not first_at <= change.changed_at <= last_at:
-            continue
-        # Between the last run before the change and the first one after it.
-        before = sum(1 for ended_at, _ in shown if ended_at < change.changed_at)
-        x = (
-            x_at(before) - step / 2
-            if 0 < before < len(shown)
-            else x_at(min(before, len(shown) - 1))
-        )
-        arrow = "↑" if change.kind == "promotion" else "↓" if change.kind == "demotion" else "✎"
-        lines.append(ChangeLine(round(x, 1), f"{arrow} {change.to_mode}"))
-    x_indexes = sorted({0, (len(shown) - 1) // 2, len(shown) - 1})
-    # Runs within a day (a simulation) are told apart by the second, longer spans by the day.
-    tick_format = "%H:%M:%S" if last_at - first_at < timedelta(days=1) else "%b %d %H:%M"
-    x_ticks = tuple(Tick(round(x_at(i), 1), shown[i][0].strftime(tick_format)) for i in x_indexes)
-    y_ticks = tuple(Tick(round(_y_for_rate(r), 1), f"{r}%") for r in (0, 25, 50, 75, 100))
-    latest = shown_rates[-1]
-    low, high = min(shown_rates), max(shown_rates)
+    lines = _change_lines(changes, shown, axis)
     description = (
-        f"{len(shown)} counted runs from {_when(first_at)} to {_when(last_at)}. "
-        f"Success rate over the last {window} runs: now {_fmt_rate(latest)}%, "
-        f"lowest {_fmt_rate(low)}%, highest {_fmt_rate(high)}%; "
+        f"{len(shown)} counted runs from {_when(shown[0][0])} to {_when(shown[-1][0])}. "
+        f"Success rate over the last {window} runs: now {_fmt_rate(shown_rates[-1])}%, "
+        f"lowest {_fmt_rate(min(shown_rates))}%, highest {_fmt_rate(max(shown_rates))}%; "
         f"the minimum is {_fmt_rate(min_success_rate)}%."
     )
     if lines:
@@ -153,8 +181,8 @@ def rate_chart(
         dots=dots,
         threshold_y=round(_y_for_rate(min_success_rate), 1),
         threshold_label=f"min {_fmt_rate(min_success_rate)}%",
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
+        y_ticks=tuple(Tick(round(_y_for_rate(r), 1), f"{r}%") for r in (0, 25, 50, 75, 100)),
+        x_ticks=_x_ticks(shown, axis),
         changes=tuple(lines),
         title=f"Success rate over the last {window} runs",
         description=description,

@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -38,7 +39,8 @@ from app.live.hub import (
     provide_live,
 )
 from app.settings import REPO_ROOT, Settings
-from app.steps.controllers import StepApi, StepPages
+from app.steps.api import StepApi
+from app.steps.pages import StepPages
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.client import connect
 from app.web.errors import error_response
@@ -130,8 +132,10 @@ def create_app(
             ),
         ],
         lifespan=[lifespan],
+        plugins=[HTMXPlugin()],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
+            "definitions": Provide(lambda: definitions, sync_to_thread=False),
             "executions": Provide(_executions, sync_to_thread=False),
             "live": Provide(provide_live, sync_to_thread=False),
         },
