@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # Stepladder production image. One image serves every role; pick it with the command:
 #   stepladder web | stepladder worker | stepladder migrate
-# See docker-compose.yml for a complete stack (PostgreSQL, Temporal, UI, web, worker).
+# See docker-compose.yml for a complete stack (PostgreSQL, Temporal, UI, web, worker, proxy).
 
-# --- static: fetch the pinned, integrity-checked htmx files (needs npm, only at build time) ---
+# --- static: the pinned, integrity-checked browser assets (htmx, its SSE extension, Swagger UI for
+# the API docs at /schema), fetched with npm at build time only ---
 FROM python:3.11-slim AS static
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm openssl ca-certificates \

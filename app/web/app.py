@@ -14,7 +14,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -43,6 +42,7 @@ from app.steps.api import StepApi
 from app.steps.pages import StepPages
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.client import connect
+from app.web.api_docs import openapi_config
 from app.web.errors import error_response
 from app.web.health import check_health
 from app.web.identity import IdentityMiddleware
@@ -156,7 +156,7 @@ def create_app(
         template_config=templates,
         exception_handlers={Exception: error_response},
         after_request=security_headers,
-        openapi_config=OpenAPIConfig(title="Stepladder", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(settings),
         state=State({"settings": settings}),
         debug=False,
     )
