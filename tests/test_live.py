@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
 
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService, UnknownExecution
-from app.live.hub import LiveTuning, TimelineHub, TimelineReader, timeline_delay
+from app.live.timeline_hub import TimelineHub, timeline_delay
+from app.live.tuning import LiveTuning
 from app.settings import Settings
 from app.temporal.contracts import Timeline
 from app.web.identity import SESSION_COOKIE, sign
@@ -185,28 +185,10 @@ async def test_the_watcher_stops_when_the_last_viewer_leaves(engine: ExecutionSe
     await hub.close()
 
 
-async def test_an_unknown_execution_is_refused(
-    engine: ExecutionService, temporal_client: Client
-) -> None:
-    hub = TimelineHub(TimelineReader(temporal_client), LiveTuning())
+async def test_an_unknown_execution_is_refused(engine: ExecutionService) -> None:
+    hub = TimelineHub(engine.timeline, LiveTuning())
     with pytest.raises(UnknownExecution):
         await hub.snapshot("customer_onboarding-doesnotexist")
-
-
-async def test_the_reader_converts_a_timeline_only_when_it_changed(
-    engine: ExecutionService, temporal_client: Client
-) -> None:
-    reader = TimelineReader(temporal_client)
-    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
-    waiting = await waiting_at(engine, execution_id, "create_crm_record")
-
-    again = [await reader(execution_id) for _ in range(5)]
-    assert reader.conversions == 1
-    assert again[-1] == waiting, "the same timeline the service reads"
-
-    await approve_crm(engine, execution_id)
-    await eventually(lambda: reader(execution_id), lambda t: t.version > waiting.version)
-    assert reader.conversions >= 2
 
 
 # --- the SSE streams of a real web process --------------------------------------------------

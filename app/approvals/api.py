@@ -1,0 +1,107 @@
+"""The approvals JSON API: approve or reject a waiting step, and the caller's inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import JSONBody
+
+from app.approvals import inbox
+from app.approvals.inbox import WaitingApproval
+from app.approvals.schemas import REFUSAL_STATUS, ApproveRequest, DecisionResponse, RejectRequest
+from app.domain.definitions import WorkflowDefinition
+from app.domain.identity import User
+from app.executions.service import DecisionRefused, ExecutionService, UnknownExecution
+from app.live.updates import LiveUpdates
+from app.web.errors import error_responses
+
+DECISION_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
+
+
+class ApprovalApi(Controller):
+    path = "/api/workflows"
+    tags = ["approvals"]
+
+    @post(
+        "/executions/{execution_id:str}/steps/{step_id:str}/approve",
+        status_code=200,
+        responses=DECISION_ERRORS,
+    )
+    async def approve_step(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        step_id: str,
+        data: JSONBody[ApproveRequest],
+        executions: NamedDependency[ExecutionService],
+        live: NamedDependency[LiveUpdates],
+    ) -> DecisionResponse:
+        """Approve a waiting step. 409 when it is not waiting (stale or duplicate), 403 without
+        the approver role or for the starter of a critical step, 422 when a confirmation or the
+        typed phrase is missing."""
+        return await _decide(
+            request.user, execution_id, step_id, "approved", executions, live,
+            confirmations=data.confirmations, typed_confirmation=data.typed_confirmation,
+            reason=data.reason,
+        )  # fmt: skip
+
+    @post(
+        "/executions/{execution_id:str}/steps/{step_id:str}/reject",
+        status_code=200,
+        responses=DECISION_ERRORS,
+    )
+    async def reject_step(
+        self,
+        request: Request[User, str, Any],
+        execution_id: str,
+        step_id: str,
+        data: JSONBody[RejectRequest],
+        executions: NamedDependency[ExecutionService],
+        live: NamedDependency[LiveUpdates],
+    ) -> DecisionResponse:
+        """Reject a waiting step with a reason; the execution stops and writes nothing more."""
+        return await _decide(
+            request.user, execution_id, step_id, "rejected", executions, live, reason=data.reason
+        )
+
+    @get("/approvals", responses=error_responses(401))
+    async def list_approvals(
+        self,
+        request: Request[User, str, Any],
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
+    ) -> list[WaitingApproval]:
+        """Steps waiting for approval that the caller may decide (their inbox), oldest first."""
+        waiting = await inbox.waiting_approvals(definitions)
+        return inbox.for_user(waiting, request.user)
+
+
+async def _decide(
+    user: User,
+    execution_id: str,
+    step_id: str,
+    action: str,
+    executions: ExecutionService,
+    live: LiveUpdates,
+    **details: Any,
+) -> DecisionResponse:
+    try:
+        outcome = await executions.decide(
+            execution_id, step_id, user, action, source="api", **details
+        )
+    except UnknownExecution as exc:
+        raise NotFoundException(str(exc)) from None
+    except DecisionRefused as exc:
+        raise HTTPException(
+            status_code=REFUSAL_STATUS[exc.kind], detail=exc.message, extra={"kind": exc.kind.value}
+        ) from None
+    live.nudge(execution_id)
+    return DecisionResponse(
+        execution_id=execution_id,
+        step_id=step_id,
+        step_status=outcome.step_status,
+        approvals=outcome.approvals,
+        required_approvals=outcome.required_approvals,
+    )
