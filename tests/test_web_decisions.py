@@ -172,3 +172,22 @@ async def test_api_lists_executions_with_filters_and_my_approvals(
     viewer = await client.get("/api/workflows/approvals", headers=api_headers("vera"))
     assert viewer.json() == []
     await engine.cancel(execution_id)
+
+
+async def test_the_panel_tells_the_starter_of_a_critical_step_that_four_eyes_apply(
+    client: httpx.AsyncClient, engine: ExecutionService, settings: Settings
+) -> None:
+    execution_id = await start(client, user="bob")
+    await waiting_at(engine, execution_id, "create_crm_record")
+    ok = await approve(client, execution_id, "create_crm_record", "carol",
+                       confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    assert ok.status_code == 200
+    await waiting_at(engine, execution_id, "setup_billing_account")
+
+    starter = await signed_in(client, settings, "bob").get(f"/executions/{execution_id}")
+    other = await signed_in(client, settings, "carol").get(f"/executions/{execution_id}")
+
+    notice = "You started this execution: four eyes means someone else approves"
+    assert notice in starter.text and 'class="decision-form"' in starter.text
+    assert notice not in other.text and 'class="decision-form"' in other.text
+    await engine.cancel(execution_id)

@@ -20,6 +20,8 @@ from app.settings import Settings
 
 
 class ApprovalPages(Controller):
+    include_in_schema = False  # HTML pages: /schema documents the JSON API
+
     @post("/executions/{execution_id:str}/steps/{step_id:str}/decision", status_code=303)
     async def decide(
         self,

@@ -13,6 +13,7 @@ from app.web.errors import error_responses
 
 
 class WorkflowPages(Controller):
+    include_in_schema = False  # HTML pages: /schema documents the JSON API
     path = "/workflows"
 
     @get("/")

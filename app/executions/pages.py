@@ -29,6 +29,8 @@ from app.web.guards import requires
 
 
 class ExecutionPages(Controller):
+    include_in_schema = False  # HTML pages: /schema documents the JSON API
+
     @get("/")
     async def home(
         self,

@@ -45,6 +45,10 @@ class Gone(Exception):
     """The watched thing no longer exists (e.g. an execution unknown to Temporal)."""
 
 
+class FeedStopped(Exception):
+    """The feed stopped polling before it answered (no viewers left, or the app shuts down)."""
+
+
 class Feed(Generic[T]):
     """Polls `fetch` while subscribed and publishes each value whose `version` differs."""
 
@@ -79,6 +83,7 @@ class Feed(Generic[T]):
         """The `nudged_at` the latest successful poll was asked for: when it equals `nudged_at`,
         `latest` already shows the last change made through this app."""
         self._empty_since = self._clock()
+        self._waiters: set[asyncio.Future[T]] = set()
         self.task: asyncio.Task[None] | None = None
         self.polls = 0
 
@@ -104,16 +109,46 @@ class Feed(Generic[T]):
 
     @property
     def current(self) -> T | None:
-        """`latest` if it is known to show every change this app announced, else None."""
+        """`latest` if it is known to show every change announced by a nudge, else None."""
         if self.done or self.answered_for < self.nudged_at:
             return None
         return self.latest
 
+    async def answer(self) -> T:
+        """The current value: `current`, or else the answer of the poll that follows the last
+        nudge (so a reader after a change shares the feed's query instead of making its own).
+        Raises what that poll raised, or `FeedStopped` if the feed stops first."""
+        current = self.current
+        if current is not None:
+            return current
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            return await waiter
+        finally:
+            self._waiters.discard(waiter)
+
+    def _resolve_waiters(self, value: T) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(value)
+        self._waiters.clear()
+
+    def _fail_waiters(self, error: BaseException) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiters.clear()
+
     # -- the poller ------------------------------------------------------------------------
-    async def run(self) -> None:
+    async def run(self, first_delay: float = 0.0) -> None:
+        """Poll until finished, or until nobody has watched for `linger`; the first poll after
+        `first_delay` (a viewer that just read the value needs no second read at once)."""
         LIVE_FEEDS.inc()
         failures = 0
         try:
+            if first_delay:
+                await self.wait(first_delay)
             while not self._idle_long_enough():
                 self.polls += 1
                 # Cleared before the query, so a nudge during it still cuts the next wait short.
@@ -121,12 +156,15 @@ class Feed(Generic[T]):
                 asked_for = self.nudged_at
                 try:
                     value = await asyncio.wait_for(self._fetch(), self._tuning.query_timeout)
-                except Gone:
+                except Gone as exc:
+                    self._fail_waiters(exc)
                     self._publish(None)
                     return
                 except Exception as exc:  # Temporal or PostgreSQL down: keep viewers, retry
                     failures += 1
                     self._on_error()
+                    if asked_for >= self.nudged_at:
+                        self._fail_waiters(exc)
                     delay = min(self._tuning.max_backoff, self._tuning.fast_interval * 2**failures)
                     if failures == 1 or failures % 10 == 0:
                         log.warning(
@@ -143,10 +181,13 @@ class Feed(Generic[T]):
                     self.latest = value
                     self.last_change = self._clock()
                     self._publish(value)
+                if asked_for >= self.nudged_at or self._finished(value):
+                    self._resolve_waiters(value)
                 if self._finished(value):
                     return
                 await self.wait(self._next_delay(self, value))
         finally:
+            self._fail_waiters(FeedStopped(self.label))
             LIVE_FEEDS.dec()
 
     def quiet_for(self) -> float:

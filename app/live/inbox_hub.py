@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from app.approvals.inbox import WaitingApproval
-from app.live.feeds import Feed, Subscription
+from app.live.feeds import Feed, FeedStopped, Subscription
 from app.live.metrics import INBOX_POLLS, LIVE_SUBSCRIBERS
 from app.live.tuning import LiveTuning
 
@@ -38,9 +38,11 @@ class ApprovalInbox:
         return await self._load()
 
     async def snapshot(self) -> list[WaitingApproval]:
+        """The poller's latest list (just after a nudge: its next read), else one read."""
         feed = self._feed
-        if feed is not None and feed.latest is not None and not feed.done:
-            return feed.latest
+        if feed is not None and not feed.done:
+            with suppress(FeedStopped):
+                return await feed.answer()
         return await self._poll()
 
     def _running_feed(self) -> Feed[list[WaitingApproval]]:

@@ -13,12 +13,12 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from app.domain.statuses import ACTIVE_STEP_STATUSES, StepStatus
 from app.executions.service import UnknownExecution
-from app.live.feeds import Feed, Gone, Mailbox, QueryBudget, Subscription
+from app.live.feeds import Feed, FeedStopped, Gone, Mailbox, QueryBudget, Subscription
 from app.live.metrics import LIVE_SUBSCRIBERS, TIMELINE_QUERIES, TIMELINE_QUERY_ERRORS
 from app.live.schemas import WatcherStats
 from app.live.tuning import LiveTuning
@@ -111,14 +111,16 @@ class TimelineHub:
             TIMELINE_QUERY_ERRORS.inc()
 
     async def snapshot(self, execution_id: str) -> Timeline:
-        """The current timeline: the watcher's latest if it shows this app's last change, else
-        one (shared) query. Raises `UnknownExecution`, or what the query raised (Temporal down)."""
+        """The current timeline: the watcher's latest (or, just after a nudge, the answer of its
+        next poll), else one query shared with concurrent readers. Raises `UnknownExecution`, or
+        what the query raised (Temporal down)."""
         if execution_id in self._finished:
             return self._finished[execution_id]
         feed = self._feeds.get(execution_id)
-        if feed is not None and feed.current is not None:
-            return feed.current
         try:
+            if feed is not None and not feed.done:
+                with suppress(FeedStopped):
+                    return await feed.answer()
             return await self._read(execution_id)
         except Gone:
             raise UnknownExecution(execution_id) from None
@@ -162,10 +164,8 @@ class TimelineHub:
 
     async def _run(self, execution_id: str, feed: Feed[Timeline], seed: Timeline | None) -> None:
         try:
-            if seed is not None:
-                # Just queried for this viewer: the first poll can wait one interval.
-                await feed.wait(timeline_delay(self.tuning)(feed, seed))
-            await feed.run()
+            # Just queried for this viewer (`seed`): the first poll can wait one interval.
+            await feed.run(timeline_delay(self.tuning)(feed, seed) if seed is not None else 0.0)
         except Exception:
             log.exception("watcher for execution %s stopped unexpectedly", execution_id)
         finally:

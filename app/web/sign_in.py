@@ -14,6 +14,7 @@ from app.web.identity import SESSION_COOKIE, sign
 
 
 class SignInController(Controller):
+    include_in_schema = False  # HTML pages: /schema documents the JSON API
     path = "/auth"
 
     @get("/sign-in", exclude_from_auth=True)
