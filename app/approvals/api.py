@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from app.approvals import inbox
 from app.approvals.inbox import WaitingApproval
 from app.approvals.schemas import REFUSAL_STATUS, ApproveRequest, DecisionResponse, RejectRequest
+from app.domain.approvals import DecisionAction
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
 from app.executions.service import DecisionRefused, ExecutionService, UnknownExecution
@@ -43,7 +44,7 @@ class ApprovalApi(Controller):
         the approver role or for the starter of a critical step, 422 when a confirmation or the
         typed phrase is missing."""
         return await _decide(
-            request.user, execution_id, step_id, "approved", executions, live,
+            request.user, execution_id, step_id, DecisionAction.APPROVED, executions, live,
             confirmations=data.confirmations, typed_confirmation=data.typed_confirmation,
             reason=data.reason,
         )  # fmt: skip
@@ -64,7 +65,13 @@ class ApprovalApi(Controller):
     ) -> DecisionResponse:
         """Reject a waiting step with a reason; the execution stops and writes nothing more."""
         return await _decide(
-            request.user, execution_id, step_id, "rejected", executions, live, reason=data.reason
+            request.user,
+            execution_id,
+            step_id,
+            DecisionAction.REJECTED,
+            executions,
+            live,
+            reason=data.reason,
         )
 
     @get("/approvals", responses=error_responses(401))

@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import JSONBody
 
 from app.domain.identity import Role, User
+from app.domain.statuses import ExecutionStatus
 from app.executions import listing
 from app.executions.schemas import (
     CancelResponse,
@@ -59,7 +60,7 @@ class ExecutionApi(Controller):
         return StartExecutionResponse(
             execution_id=execution_id,
             workflow_id=data.workflow_id,
-            status="running",
+            status=ExecutionStatus.RUNNING,
             timeline_url=f"{settings.path_prefix}/executions/{execution_id}",
         )
 

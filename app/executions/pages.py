@@ -15,6 +15,7 @@ from app.approvals.inbox import for_user
 from app.definitions.lookup import definition_or_404
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import Role, User
+from app.domain.statuses import ExecutionStatus
 from app.executions.listing import (
     EXECUTION_STATUSES,
     ExecutionFilter,
@@ -41,7 +42,9 @@ class ExecutionPages(Controller):
         return Template(
             "home.html",
             context={
-                "running": await list_executions(ExecutionFilter(status="running"), limit=20),
+                "running": await list_executions(
+                    ExecutionFilter(status=ExecutionStatus.RUNNING), limit=20
+                ),
                 "approvals": for_user(await live.inbox.snapshot(), request.user),
                 "outcomes": await recent_outcomes(limit=10),
                 "definitions": definitions.values(),

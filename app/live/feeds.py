@@ -162,33 +162,42 @@ class Feed(Generic[T]):
                     return
                 except Exception as exc:  # Temporal or PostgreSQL down: keep viewers, retry
                     failures += 1
-                    self._on_error()
-                    if asked_for >= self.nudged_at:
-                        self._fail_waiters(exc)
-                    delay = min(self._tuning.max_backoff, self._tuning.fast_interval * 2**failures)
-                    if failures == 1 or failures % 10 == 0:
-                        log.warning(
-                            "%s: poll failed (%s, %d in a row); retrying in %.1fs",
-                            self.label, reason(exc), failures, delay,
-                        )  # fmt: skip
-                    await self.wait(delay)
+                    await self.wait(self._failed(exc, failures, asked_for))
                     continue
                 if failures:
                     log.info("%s: polling again after %d failure(s)", self.label, failures)
                     failures = 0
-                self.answered_for = asked_for
-                if self.latest is None or self._version(value) != self._version(self.latest):
-                    self.latest = value
-                    self.last_change = self._clock()
-                    self._publish(value)
-                if asked_for >= self.nudged_at or self._finished(value):
-                    self._resolve_waiters(value)
+                self._received(value, asked_for)
                 if self._finished(value):
                     return
                 await self.wait(self._next_delay(self, value))
         finally:
             self._fail_waiters(FeedStopped(self.label))
             LIVE_FEEDS.dec()
+
+    def _received(self, value: T, asked_for: float) -> None:
+        """A poll asked for at `asked_for` (the `nudged_at` of its start) answered `value`."""
+        self.answered_for = asked_for
+        if self.latest is None or self._version(value) != self._version(self.latest):
+            self.latest = value
+            self.last_change = self._clock()
+            self._publish(value)
+        if asked_for >= self.nudged_at or self._finished(value):
+            self._resolve_waiters(value)
+
+    def _failed(self, exc: Exception, failures: int, asked_for: float) -> float:
+        """A poll failed (the `failures`-th in a row): tell waiters, log, and answer the delay
+        before the next try (doubling, up to `max_backoff`)."""
+        self._on_error()
+        if asked_for >= self.nudged_at:
+            self._fail_waiters(exc)
+        delay = min(self._tuning.max_backoff, self._tuning.fast_interval * 2.0**failures)
+        if failures == 1 or failures % 10 == 0:
+            log.warning(
+                "%s: poll failed (%s, %d in a row); retrying in %.1fs",
+                self.label, reason(exc), failures, delay,
+            )  # fmt: skip
+        return delay
 
     def quiet_for(self) -> float:
         return self._clock() - self.last_change

@@ -26,7 +26,7 @@ from app.approvals.pages import ApprovalPages
 from app.db.engine import tables_bound
 from app.definitions.controllers import WorkflowApi, WorkflowPages
 from app.definitions.loader import load_definitions
-from app.domain.approvals import Approver, may_approve, may_decide
+from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
 from app.domain.statuses import StepStatus
@@ -95,6 +95,8 @@ def create_app(
             auth_mode=settings.auth_mode,
             status_icons=STATUS_ICONS,
             modes=DeploymentMode,
+            StepStatus=StepStatus,
+            DecisionAction=DecisionAction,
             # The approval policy, for the panel: the same rules the workflow's validator asks.
             approver=Approver.of,
             may_decide=may_decide,
