@@ -20,10 +20,10 @@ from app.settings import Settings
 from app.temporal.contracts import Timeline
 from app.web.app import create_app
 from app.web.identity import SESSION_COOKIE, sign
-from tests.conftest import api_headers, http_client, signed_in
+from tests.conftest import http_client, signed_in
 from tests.helpers import eventually, finished, waiting_at
 from tests.sse import Event, events
-from tests.test_web import HTML, csrf_token, start_from_form
+from tests.test_web import HTML, api_start, csrf_token, start_from_form
 
 BOB, CAROL = DEMO_USERS["bob"], DEMO_USERS["carol"]
 BASIC = {"name": "Ada Lovelace", "email": "ada@example.com", "tier": "basic"}
@@ -248,12 +248,7 @@ async def test_starts_from_the_form_and_the_api_make_open_inboxes_read_at_once(
             assert form.status_code == 303
             await eventually(lambda: asyncio.sleep(0, inbox.polls), lambda n: n > before, 5)
             before = inbox.polls
-            api = await client.post(
-                "/api/workflows/executions/start",
-                json={"workflow_id": "customer_onboarding", "workflow_data": BASIC},
-                headers=api_headers("bob"),
-            )
-            assert api.status_code == 201
+            api = await api_start(client, BASIC)
             await eventually(lambda: asyncio.sleep(0, inbox.polls), lambda n: n > before, 5)
 
     await engine.cancel(form.headers["location"].rsplit("/", 1)[-1])

@@ -131,6 +131,19 @@ async def test_a_running_timeline_follows_its_event_stream_and_a_finished_one_op
     assert "sse-connect" not in ended and "sse-swap" not in ended
 
 
+async def api_start(
+    client: httpx.AsyncClient, data: dict[str, str] = JOHN, user: str = "bob"
+) -> httpx.Response:
+    """A start through the JSON API, as SPEC §5 shows it; asserts it was accepted (201)."""
+    response = await client.post(
+        "/api/workflows/executions/start",
+        json={"workflow_id": "customer_onboarding", "workflow_data": data},
+        headers=api_headers(user),
+    )
+    assert response.status_code == 201, response.text
+    return response
+
+
 async def test_form_errors_show_beside_fields_and_keep_values(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -168,13 +181,7 @@ async def test_api_start_with_the_spec_body_and_read_the_timeline(
     client: httpx.AsyncClient,
 ) -> None:
     await automate_every_step(DEFINITIONS["customer_onboarding"])
-    response = await client.post(
-        "/api/workflows/executions/start",
-        json={"workflow_id": "customer_onboarding", "workflow_data": JOHN},
-        headers=api_headers("bob"),
-    )
-    assert response.status_code == 201, response.text
-    execution_id = response.json()["execution_id"]
+    execution_id = (await api_start(client)).json()["execution_id"]
 
     async def timeline() -> dict[str, Any]:
         got = await client.get(
@@ -193,12 +200,7 @@ async def test_the_start_answer_links_the_timeline_under_the_path_prefix(
 ) -> None:
     prefixed = replace(settings, path_prefix="/stepladder")
     async with http_client(create_app(prefixed)) as test_client:
-        response = await test_client.post(
-            "/api/workflows/executions/start",
-            json={"workflow_id": "customer_onboarding", "workflow_data": JOHN},
-            headers=api_headers("bob"),
-        )
-        assert response.status_code == 201, response.text
+        response = await api_start(test_client)
         execution_id = response.json()["execution_id"]
 
         async def listed() -> list[dict[str, Any]]:
