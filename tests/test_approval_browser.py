@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 from temporalio.client import Client
 
 from app.db.tables import DemoBillingAccount, DemoContact
@@ -23,6 +23,17 @@ SCREENSHOTS = REPO_ROOT / (
     "docs/screenshots" if os.environ.get("STEPLADDER_SCREENSHOTS") == "1" else "test-results"
 )
 LIVE = 15_000  # ms
+
+
+async def open_waiting_execution(
+    browser: Browser, web_server: str, engine: ExecutionService, user_label: str
+) -> tuple[str, Page]:
+    """An execution bob started, waiting at Create CRM Record, open in `user_label`'s browser."""
+    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+    await waiting_at(engine, execution_id, "create_crm_record")
+    page = await sign_in(browser, web_server, user_label)
+    await page.goto(f"/executions/{execution_id}")
+    return execution_id, page
 
 
 async def test_approve_is_disabled_until_everything_is_confirmed_and_approving_moves_on(
@@ -74,10 +85,7 @@ async def test_approve_is_disabled_until_everything_is_confirmed_and_approving_m
 async def test_reject_needs_a_reason_and_stops_the_execution(
     browser: Browser, web_server: str, engine: ExecutionService
 ) -> None:
-    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
-    await waiting_at(engine, execution_id, "create_crm_record")
-    page = await sign_in(browser, web_server, "Carol Approver")
-    await page.goto(f"/executions/{execution_id}")
+    execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
 
     card = page.locator("#step-create_crm_record")
     reject = card.get_by_role("button", name="Reject", exact=True)
@@ -125,10 +133,7 @@ async def test_a_refused_decision_shows_why_in_place_and_keeps_what_was_entered(
 async def test_a_live_update_while_ticking_boxes_keeps_what_was_entered(
     browser: Browser, web_server: str, engine: ExecutionService, temporal_client: Client
 ) -> None:
-    execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
-    await waiting_at(engine, execution_id, "create_crm_record")
-    page = await sign_in(browser, web_server, "Carol Approver")
-    await page.goto(f"/executions/{execution_id}")
+    execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
     card = page.locator("#step-create_crm_record")
     await card.get_by_label(CRM_CONFIRMATIONS[0]).check()
     await card.get_by_label("Reason (required to reject)").fill("half-way")

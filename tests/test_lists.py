@@ -27,12 +27,33 @@ async def recorded_waiting(execution_id: str, step_id: str) -> None:
     )
 
 
-async def test_the_inbox_lists_waiting_steps_for_approvers_with_a_link_to_the_step(
-    client: httpx.AsyncClient, settings: Settings, engine: ExecutionService
-) -> None:
+async def waiting_in_the_inbox(engine: ExecutionService) -> str:
+    """An execution bob started, its Create CRM Record step recorded as waiting."""
     execution_id = await engine.start("customer_onboarding", BASIC, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
     await recorded_waiting(execution_id, "create_crm_record")
+    return execution_id
+
+
+async def one_finished_one_waiting(engine: ExecutionService) -> tuple[str, str]:
+    """Two executions of bob's: one run straight through, one waiting at Create CRM Record."""
+    await StepConfig.update({StepConfig.mode: "auto_monitored"}).where(
+        StepConfig.step_id.is_in(["create_crm_record", "setup_billing_account"])
+    )
+    done_id = await engine.start("customer_onboarding", BASIC, BOB)
+    await finished(engine, done_id)
+    await StepConfig.update({StepConfig.mode: "validation_required"}).where(
+        StepConfig.step_id == "create_crm_record"
+    )
+    waiting_id = await engine.start("customer_onboarding", {**BASIC, "email": "w@example.com"}, BOB)
+    await waiting_at(engine, waiting_id, "create_crm_record")
+    return done_id, waiting_id
+
+
+async def test_the_inbox_lists_waiting_steps_for_approvers_with_a_link_to_the_step(
+    client: httpx.AsyncClient, settings: Settings, engine: ExecutionService
+) -> None:
+    execution_id = await waiting_in_the_inbox(engine)
 
     page = await signed_in(client, settings, "carol").get("/approvals")
 
@@ -46,9 +67,7 @@ async def test_the_inbox_lists_waiting_steps_for_approvers_with_a_link_to_the_st
 async def test_a_viewer_has_nothing_to_decide(
     client: httpx.AsyncClient, settings: Settings, engine: ExecutionService
 ) -> None:
-    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
-    await waiting_at(engine, execution_id, "create_crm_record")
-    await recorded_waiting(execution_id, "create_crm_record")
+    execution_id = await waiting_in_the_inbox(engine)
 
     page = await signed_in(client, settings, "vera").get("/approvals")
 
@@ -84,16 +103,7 @@ async def test_an_empty_inbox_says_so(
 async def test_executions_filter_by_status_workflow_and_waiting(
     client: httpx.AsyncClient, settings: Settings, engine: ExecutionService
 ) -> None:
-    await StepConfig.update({StepConfig.mode: "auto_monitored"}).where(
-        StepConfig.step_id.is_in(["create_crm_record", "setup_billing_account"])
-    )
-    done_id = await engine.start("customer_onboarding", BASIC, BOB)
-    await finished(engine, done_id)
-    await StepConfig.update({StepConfig.mode: "validation_required"}).where(
-        StepConfig.step_id == "create_crm_record"
-    )
-    waiting_id = await engine.start("customer_onboarding", {**BASIC, "email": "w@example.com"}, BOB)
-    await waiting_at(engine, waiting_id, "create_crm_record")
+    done_id, waiting_id = await one_finished_one_waiting(engine)
     await recorded_waiting(waiting_id, "create_crm_record")
     await eventually(
         lambda: signed_in(client, settings, "vera").get("/executions?status=completed"),

@@ -10,17 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
 
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService, UnknownExecution
-from app.live.hub import LiveTuning, TimelineHub, TimelineReader, timeline_delay
+from app.live.timeline_hub import TimelineHub, timeline_delay
+from app.live.tuning import LiveTuning
 from app.settings import Settings
 from app.temporal.contracts import Timeline
+from app.web.app import create_app
 from app.web.identity import SESSION_COOKIE, sign
+from tests.conftest import http_client, signed_in
 from tests.helpers import eventually, finished, waiting_at
 from tests.sse import Event, events
+from tests.test_web import HTML, api_start, csrf_token, start_from_form
 
 BOB, CAROL = DEMO_USERS["bob"], DEMO_USERS["carol"]
 BASIC = {"name": "Ada Lovelace", "email": "ada@example.com", "tier": "basic"}
@@ -34,13 +37,13 @@ async def run_all_steps_automatically() -> None:
     )
 
 
-def counting(fetch: Callable[[str], Awaitable[Timeline]]) -> tuple[Any, dict[str, int]]:
-    """`fetch`, counting its calls per execution."""
+def counting(fetch: Callable[..., Awaitable[Timeline]]) -> tuple[Any, dict[str, int]]:
+    """`fetch`, counting its calls per execution (the last argument; a method works too)."""
     counts: dict[str, int] = {}
 
-    async def counted(execution_id: str) -> Timeline:
-        counts[execution_id] = counts.get(execution_id, 0) + 1
-        return await fetch(execution_id)
+    async def counted(*args: Any) -> Timeline:
+        counts[args[-1]] = counts.get(args[-1], 0) + 1
+        return await fetch(*args)
 
     return counted, counts
 
@@ -185,28 +188,71 @@ async def test_the_watcher_stops_when_the_last_viewer_leaves(engine: ExecutionSe
     await hub.close()
 
 
-async def test_an_unknown_execution_is_refused(
-    engine: ExecutionService, temporal_client: Client
-) -> None:
-    hub = TimelineHub(TimelineReader(temporal_client), LiveTuning())
+async def test_an_unknown_execution_is_refused(engine: ExecutionService) -> None:
+    hub = TimelineHub(engine.timeline, LiveTuning())
     with pytest.raises(UnknownExecution):
         await hub.snapshot("customer_onboarding-doesnotexist")
 
 
-async def test_the_reader_converts_a_timeline_only_when_it_changed(
-    engine: ExecutionService, temporal_client: Client
+# --- the hub in the app: one reader for the page, the htmx answer and the streams -------------
+
+# Polls a minute apart: whatever is read promptly below, a start or a decision caused.
+MINUTE = LiveTuning(fast_interval=60, slow_interval=60, burst_interval=60, inbox_interval=60)
+
+
+async def test_a_decision_costs_one_query_shared_by_its_htmx_answer_and_the_watcher(
+    settings: Settings, engine: ExecutionService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = TimelineReader(temporal_client)
     execution_id = await engine.start("customer_onboarding", BASIC, BOB)
-    waiting = await waiting_at(engine, execution_id, "create_crm_record")
+    await waiting_at(engine, execution_id, "create_crm_record")
+    # Every timeline read of the app from here on, through the hub or not.
+    read, counts = counting(ExecutionService.timeline)
+    monkeypatch.setattr(ExecutionService, "timeline", read)
+    app = create_app(settings, live_tuning=MINUTE)
+    async with http_client(app) as client:
+        hub = app.state.live.timelines
+        seen = await hub.snapshot(execution_id)
+        async with hub.subscribe(execution_id, seen=seen) as viewer:
+            page = await signed_in(client, settings, "carol").get(
+                f"/executions/{execution_id}", headers=HTML
+            )
+            page_queries = counts[execution_id]
+            answer = await client.post(
+                f"/executions/{execution_id}/steps/create_crm_record/decision",
+                data={"_csrf_token": csrf_token(page.text), "action": "approved",
+                      "confirmation": CRM_BASIC},
+                headers={**HTML, "hx-request": "true"},
+            )  # fmt: skip
+            pushed = await asyncio.wait_for(viewer.next(), timeout=10)
+            queries = counts[execution_id]
 
-    again = [await reader(execution_id) for _ in range(5)]
-    assert reader.conversions == 1
-    assert again[-1] == waiting, "the same timeline the service reads"
+    assert page_queries == 1, "the page is served from the watcher's latest timeline"
+    assert answer.status_code == 200 and "<html" not in answer.text
+    assert queries == 2, "one query after the decision, for the answer and the watcher alike"
+    assert f'data-version="{pushed.version}"' in answer.text
+    crm = next(s for s in pushed.steps if s.id == "create_crm_record")
+    assert crm.status != "waiting_approval"
+    await engine.cancel(execution_id)
 
-    await approve_crm(engine, execution_id)
-    await eventually(lambda: reader(execution_id), lambda t: t.version > waiting.version)
-    assert reader.conversions >= 2
+
+async def test_starts_from_the_form_and_the_api_make_open_inboxes_read_at_once(
+    settings: Settings, engine: ExecutionService
+) -> None:
+    app = create_app(settings, live_tuning=MINUTE)
+    async with http_client(app) as client:
+        inbox = app.state.live.inbox
+        async with inbox.subscribe() as subscription:
+            await subscription.next()
+            before = inbox.polls
+            form = await start_from_form(client, settings, "bob", BASIC)
+            assert form.status_code == 303
+            await eventually(lambda: asyncio.sleep(0, inbox.polls), lambda n: n > before, 5)
+            before = inbox.polls
+            api = await api_start(client, BASIC)
+            await eventually(lambda: asyncio.sleep(0, inbox.polls), lambda n: n > before, 5)
+
+    await engine.cancel(form.headers["location"].rsplit("/", 1)[-1])
+    await engine.cancel(api.json()["execution_id"])
 
 
 # --- the SSE streams of a real web process --------------------------------------------------

@@ -15,12 +15,12 @@ import asyncpg
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT, Settings
 from tests.browser import free_port, sign_in
-from tests.helpers import eventually, finished, waiting_at
+from tests.helpers import eventually, waiting_at
+from tests.test_lists import one_finished_one_waiting
 
 BOB, CAROL = DEMO_USERS["bob"], DEMO_USERS["carol"]
 BASIC = {"name": "Ada Lovelace", "email": "ada@example.com", "tier": "basic"}
@@ -161,16 +161,7 @@ async def test_the_overview_lists_my_approvals_running_executions_and_outcomes(
 async def test_execution_filters_work_with_htmx_and_without_javascript(
     browser: Browser, web_server: str, engine: ExecutionService
 ) -> None:
-    await StepConfig.update({StepConfig.mode: "auto_monitored"}).where(
-        StepConfig.step_id.is_in(["create_crm_record", "setup_billing_account"])
-    )
-    done_id = await engine.start("customer_onboarding", BASIC, BOB)
-    await finished(engine, done_id)
-    await StepConfig.update({StepConfig.mode: "validation_required"}).where(
-        StepConfig.step_id == "create_crm_record"
-    )
-    waiting_id = await engine.start("customer_onboarding", {**BASIC, "email": "w@example.com"}, BOB)
-    await waiting_at(engine, waiting_id, "create_crm_record")
+    done_id, waiting_id = await one_finished_one_waiting(engine)
 
     page = await sign_in(browser, web_server, "Vera Viewer")
     await page.goto("/executions")

@@ -7,11 +7,14 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+from temporalio.worker import Worker
 
+from app.domain.identity import DEMO_USERS
+from app.executions.service import ExecutionService
 from app.settings import Settings
 from app.web.app import create_app
 from tests.conftest import api_headers, http_client, signed_in
-from tests.helpers import DEFINITIONS, automate_every_step, eventually
+from tests.helpers import DEFINITIONS, automate_every_step, eventually, finished, waiting_at
 
 HTML = {"accept": "text/html"}
 JOHN = {"name": "John Doe", "email": "john@example.com", "tier": "premium"}
@@ -108,10 +111,37 @@ async def test_form_start_redirects_to_a_timeline_that_reaches_completed(
     text = await eventually(page, lambda t: 'id="timeline" data-status="completed"' in t)
     assert "5/5 steps completed" in text
     assert "No duplicates found" in text
-    # htmx asks for the partial alone: no page chrome, and no more polling once finished.
-    partial = await client.get(location, headers={**HTML, "hx-request": "true"})
-    assert "<html" not in partial.text and 'id="timeline"' in partial.text
-    assert "hx-trigger" not in partial.text
+
+
+async def test_a_running_timeline_follows_its_event_stream_and_a_finished_one_opens_none(
+    client: httpx.AsyncClient, settings: Settings, engine: ExecutionService
+) -> None:
+    execution_id = await engine.start("customer_onboarding", JOHN, DEMO_USERS["bob"])
+    await waiting_at(engine, execution_id, "create_crm_record")
+    signed_in(client, settings, "vera")
+
+    running = (await client.get(f"/executions/{execution_id}", headers=HTML)).text
+    await engine.cancel(execution_id)
+    await finished(engine, execution_id)
+    ended = (await client.get(f"/executions/{execution_id}", headers=HTML)).text
+
+    assert f'sse-connect="/executions/{execution_id}/events"' in running
+    assert 'sse-swap="timeline"' in running and 'sse-close="end"' in running
+    assert 'id="timeline" data-status="cancelled"' in ended
+    assert "sse-connect" not in ended and "sse-swap" not in ended
+
+
+async def api_start(
+    client: httpx.AsyncClient, data: dict[str, str] = JOHN, user: str = "bob"
+) -> httpx.Response:
+    """A start through the JSON API, as SPEC §5 shows it; asserts it was accepted (201)."""
+    response = await client.post(
+        "/api/workflows/executions/start",
+        json={"workflow_id": "customer_onboarding", "workflow_data": data},
+        headers=api_headers(user),
+    )
+    assert response.status_code == 201, response.text
+    return response
 
 
 async def test_form_errors_show_beside_fields_and_keep_values(
@@ -151,13 +181,7 @@ async def test_api_start_with_the_spec_body_and_read_the_timeline(
     client: httpx.AsyncClient,
 ) -> None:
     await automate_every_step(DEFINITIONS["customer_onboarding"])
-    response = await client.post(
-        "/api/workflows/executions/start",
-        json={"workflow_id": "customer_onboarding", "workflow_data": JOHN},
-        headers=api_headers("bob"),
-    )
-    assert response.status_code == 201, response.text
-    execution_id = response.json()["execution_id"]
+    execution_id = (await api_start(client)).json()["execution_id"]
 
     async def timeline() -> dict[str, Any]:
         got = await client.get(
@@ -169,6 +193,27 @@ async def test_api_start_with_the_spec_body_and_read_the_timeline(
     body = await eventually(timeline, lambda t: t["status"] == "completed")
     assert [s["status"] for s in body["steps"]] == ["completed"] * 5
     assert body["started_by"] == "bob"
+
+
+async def test_the_start_answer_links_the_timeline_under_the_path_prefix(
+    settings: Settings, worker: Worker, database_url: str
+) -> None:
+    prefixed = replace(settings, path_prefix="/stepladder")
+    async with http_client(create_app(prefixed)) as test_client:
+        response = await api_start(test_client)
+        execution_id = response.json()["execution_id"]
+
+        async def listed() -> list[dict[str, Any]]:
+            got = await test_client.get("/api/workflows/executions", headers=api_headers("bob"))
+            return [row for row in got.json() if row["execution_id"] == execution_id]
+
+        [row] = await eventually(listed, bool)  # recorded within about a second of the start
+        await test_client.post(
+            f"/api/workflows/executions/{execution_id}/cancel", headers=api_headers("bob")
+        )
+
+    assert response.json()["timeline_url"] == f"/stepladder/executions/{execution_id}"
+    assert row["timeline_url"] == f"/stepladder/executions/{execution_id}"
 
 
 async def test_api_errors_are_json_with_a_message(client: httpx.AsyncClient) -> None:

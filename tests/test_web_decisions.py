@@ -36,11 +36,26 @@ async def approve(
     )
 
 
+async def started_and_waiting(client: httpx.AsyncClient, engine: ExecutionService) -> str:
+    """An execution bob started through the API, now waiting at Create CRM Record."""
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    return execution_id
+
+
+async def waiting_page(
+    client: httpx.AsyncClient, engine: ExecutionService, settings: Settings, user: str
+) -> tuple[str, httpx.Response]:
+    """An execution bob started, waiting at Create CRM Record, and its page as `user` sees it."""
+    execution_id = await started_and_waiting(client, engine)
+    page = await signed_in(client, settings, user).get(f"/executions/{execution_id}", headers=HTML)
+    return execution_id, page
+
+
 async def test_api_approve_and_reject_answer_409_403_422_and_404_with_messages(
     client: httpx.AsyncClient, engine: ExecutionService
 ) -> None:
-    execution_id = await start(client)
-    await waiting_at(engine, execution_id, "create_crm_record")
+    execution_id = await started_and_waiting(client, engine)
 
     incomplete = await approve(client, execution_id, "create_crm_record", "bob",
                                confirmations=CRM_CONFIRMATIONS[:1])  # fmt: skip
@@ -83,10 +98,7 @@ async def test_api_approve_and_reject_answer_409_403_422_and_404_with_messages(
 async def test_the_panel_form_refuses_with_the_reason_in_place_and_keeps_what_was_entered(
     client: httpx.AsyncClient, engine: ExecutionService, settings: Settings
 ) -> None:
-    execution_id = await start(client)
-    await waiting_at(engine, execution_id, "create_crm_record")
-    signed_in(client, settings, "carol")
-    page = await client.get(f"/executions/{execution_id}", headers=HTML)
+    execution_id, page = await waiting_page(client, engine, settings, "carol")
     assert "Operation preview: CREATE" in page.text and "PRODUCTION" in page.text
     assert "Setting credit limit to $5,000" in page.text
     for label in CRM_CONFIRMATIONS:
@@ -131,10 +143,7 @@ async def test_the_panel_form_refuses_with_the_reason_in_place_and_keeps_what_wa
 async def test_a_viewer_sees_the_preview_but_no_decision_form(
     client: httpx.AsyncClient, engine: ExecutionService, settings: Settings
 ) -> None:
-    execution_id = await start(client)
-    await waiting_at(engine, execution_id, "create_crm_record")
-    signed_in(client, settings, "vera")
-    page = await client.get(f"/executions/{execution_id}", headers=HTML)
+    execution_id, page = await waiting_page(client, engine, settings, "vera")
     assert "Operation preview: CREATE" in page.text
     assert "You can watch this step but not decide it" in page.text
     assert "decision-form" not in page.text
@@ -144,8 +153,7 @@ async def test_a_viewer_sees_the_preview_but_no_decision_form(
 async def test_cancel_through_the_api_ends_a_waiting_execution(
     client: httpx.AsyncClient, engine: ExecutionService
 ) -> None:
-    execution_id = await start(client)
-    await waiting_at(engine, execution_id, "create_crm_record")
+    execution_id = await started_and_waiting(client, engine)
     viewer = await client.post(f"{API}/{execution_id}/cancel", headers=api_headers("vera"))
     assert viewer.status_code == 403
     response = await client.post(f"{API}/{execution_id}/cancel", headers=api_headers("bob"))
@@ -157,8 +165,7 @@ async def test_cancel_through_the_api_ends_a_waiting_execution(
 async def test_api_lists_executions_with_filters_and_my_approvals(
     client: httpx.AsyncClient, engine: ExecutionService
 ) -> None:
-    execution_id = await start(client)
-    await waiting_at(engine, execution_id, "create_crm_record")
+    execution_id = await started_and_waiting(client, engine)
 
     listed = await client.get(f"{API}?waiting=true", headers=api_headers("vera"))
     assert listed.status_code == 200
@@ -171,4 +178,22 @@ async def test_api_lists_executions_with_filters_and_my_approvals(
     ]
     viewer = await client.get("/api/workflows/approvals", headers=api_headers("vera"))
     assert viewer.json() == []
+    await engine.cancel(execution_id)
+
+
+async def test_the_panel_tells_the_starter_of_a_critical_step_that_four_eyes_apply(
+    client: httpx.AsyncClient, engine: ExecutionService, settings: Settings
+) -> None:
+    execution_id = await started_and_waiting(client, engine)
+    ok = await approve(client, execution_id, "create_crm_record", "carol",
+                       confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    assert ok.status_code == 200
+    await waiting_at(engine, execution_id, "setup_billing_account")
+
+    starter = await signed_in(client, settings, "bob").get(f"/executions/{execution_id}")
+    other = await signed_in(client, settings, "carol").get(f"/executions/{execution_id}")
+
+    notice = "You started this execution: four eyes means someone else approves"
+    assert notice in starter.text and 'class="decision-form"' in starter.text
+    assert notice not in other.text and 'class="decision-form"' in other.text
     await engine.cancel(execution_id)

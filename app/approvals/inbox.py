@@ -6,21 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.db.tables import StepRun
+from app.db.executions import waiting_steps
+from app.domain.approvals import Approver, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
-from app.domain.identity import Role, User
+from app.domain.identity import User
 from app.domain.modes import ImpactLevel
-
-# The engine records a step run as `waiting_approval` when the step starts waiting and
-# overwrites the row with its final status later; a row of a finished execution that still
-# says waiting (cancelled while waiting) is not waiting for anybody.
-_WAITING_SQL = """
-SELECT s.execution_id, s.workflow_id, s.step_id, s.started_at,
-       e.workflow_name, e.started_by
-FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
-WHERE s.status = 'waiting_approval' AND e.status = 'running'
-ORDER BY s.started_at NULLS LAST, s.id
-"""
 
 
 @dataclass(frozen=True)
@@ -43,20 +33,18 @@ class WaitingApproval:
         return self.impact == ImpactLevel.CRITICAL.value
 
     def may_decide(self, user: User) -> bool:
-        in_group = bool(self.approvers_group) and self.approvers_group in user.groups
-        return user.has(Role.APPROVER) or in_group
+        return may_decide(Approver.of(user), self.approvers_group)
 
     def may_approve(self, user: User) -> bool:
-        return self.may_decide(user) and not (self.four_eyes and user.name == self.started_by)
+        return may_approve(Approver.of(user), self.approvers_group, self.four_eyes, self.started_by)
 
 
 async def waiting_approvals(
     definitions: Mapping[str, WorkflowDefinition],
 ) -> list[WaitingApproval]:
     """Every step waiting for approval in a running execution, oldest first."""
-    rows = await StepRun.raw(_WAITING_SQL)
     items = []
-    for row in rows:
+    for row in await waiting_steps():
         definition = definitions.get(row["workflow_id"])
         step = None
         if definition is not None:

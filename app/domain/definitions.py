@@ -28,7 +28,6 @@ class InputField:
     required: bool = True
     default: Any = None
     choices: list[str] = field(default_factory=list)
-    help: str = ""
 
 
 @dataclass(frozen=True)

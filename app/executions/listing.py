@@ -1,13 +1,15 @@
-"""Lists of executions for the overview and the filtered executions page."""
+"""Lists of executions for the overview, the filtered executions page and the JSON API."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from app.db.tables import Execution, StepRun
+from app.db import executions as records
+from app.domain.statuses import ExecutionStatus
 
-EXECUTION_STATUSES = ("running", "completed", "failed", "rejected", "expired", "cancelled")
+EXECUTION_STATUSES = tuple(ExecutionStatus)
 
 
 @dataclass(frozen=True)
@@ -23,46 +25,50 @@ class ExecutionFilter:
         return bool(self.status or self.workflow_id or self.waiting)
 
 
-async def _waiting_execution_ids(among: list[str] | None = None) -> set[str]:
-    query = StepRun.select(StepRun.execution_id).where(StepRun.status == "waiting_approval")
-    if among is not None:
-        if not among:
-            return set()
-        query = query.where(StepRun.execution_id.is_in(among))
-    return {row["execution_id"] for row in await query}
+@dataclass
+class ExecutionRow:
+    """One execution as the lists show it: its record, and whether a step waits for approval."""
+
+    id: int
+    execution_id: str
+    workflow_id: str
+    workflow_name: str
+    definition_hash: str
+    status: str
+    input: str
+    """The input the execution started with, as JSON text (as recorded)."""
+    started_by: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+    waiting: bool
+
+    @classmethod
+    def of(cls, row: dict[str, Any], waiting: bool) -> ExecutionRow:
+        return cls(**row, waiting=waiting)
 
 
 async def list_executions(
     filters: ExecutionFilter = ExecutionFilter(), limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[ExecutionRow]:
     """Newest first; each row also says whether one of its steps waits for approval."""
-    query = Execution.select().order_by(Execution.started_at, ascending=False).limit(limit)
-    if filters.status:
-        query = query.where(Execution.status == filters.status)
-    if filters.workflow_id:
-        query = query.where(Execution.workflow_id == filters.workflow_id)
+    running_among = None
     if filters.waiting:
-        waiting_ids = await _waiting_execution_ids()
-        if not waiting_ids:
+        running_among = await records.executions_with_a_waiting_step()
+        if not running_among:
             return []
-        query = query.where(Execution.execution_id.is_in(sorted(waiting_ids)))
-        query = query.where(Execution.status == "running")
-    rows = list(await query)
-    waiting = await _waiting_execution_ids([row["execution_id"] for row in rows])
-    for row in rows:
-        row["waiting"] = row["status"] == "running" and row["execution_id"] in waiting
-    return rows
-
-
-async def recent_outcomes(limit: int = 10) -> list[dict[str, Any]]:
-    """Finished executions, the most recently ended first."""
-    query = (
-        Execution.select()
-        .where(Execution.status != "running")
-        .order_by(Execution.ended_at, ascending=False)
-        .limit(limit)
+    rows = await records.latest_executions(
+        limit, status=filters.status, workflow_id=filters.workflow_id, running_among=running_among
     )
-    rows = list(await query)
-    for row in rows:
-        row["waiting"] = False
-    return rows
+    waiting = await records.executions_with_a_waiting_step([row["execution_id"] for row in rows])
+    return [
+        ExecutionRow.of(
+            row, row["status"] == ExecutionStatus.RUNNING and row["execution_id"] in waiting
+        )
+        for row in rows
+    ]
+
+
+async def recent_outcomes(limit: int = 10) -> list[ExecutionRow]:
+    """Finished executions, the most recently ended first."""
+    return [ExecutionRow.of(row, waiting=False) for row in await records.latest_outcomes(limit)]

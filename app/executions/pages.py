@@ -1,109 +1,109 @@
-"""HTML pages: thin handlers that call a service and render a template (or its partial)."""
+"""Execution pages: the overview, the executions list, the live timeline, start and cancel."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
-from app.approvals.http import REFUSAL_STATUS, nudge_live
-from app.domain.identity import DEMO_USERS, Role, User
-from app.executions.service import (
-    DecisionRefused,
-    ExecutionService,
-    InvalidInput,
-    UnknownExecution,
+from app.approvals.inbox import for_user
+from app.definitions.lookup import definition_or_404
+from app.domain.definitions import WorkflowDefinition
+from app.domain.identity import Role, User
+from app.domain.statuses import ExecutionStatus
+from app.executions.listing import (
+    EXECUTION_STATUSES,
+    ExecutionFilter,
+    list_executions,
+    recent_outcomes,
 )
+from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
+from app.live.updates import LiveUpdates
 from app.settings import Settings
-from app.web.identity import SESSION_COOKIE, require, sign
-
-FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
+from app.web.forms import FormData
+from app.web.guards import requires
 
 
-class SignInController(Controller):
-    path = "/auth"
+class ExecutionPages(Controller):
+    include_in_schema = False  # HTML pages: /schema documents the JSON API
 
-    @get("/sign-in", exclude_from_auth=True)
-    async def sign_in_page(self, settings: NamedDependency[Settings], next: str = "/") -> Template:
-        return Template(
-            "sign_in.html",
-            context={
-                "demo_users": DEMO_USERS.values(),
-                "next": _safe_next(next),
-                "settings": settings,
-            },
-        )
-
-    @post("/sign-in", exclude_from_auth=True, status_code=303)
-    async def sign_in(self, data: FormData, settings: NamedDependency[Settings]) -> Redirect:
-        user = DEMO_USERS.get(data.get("user", ""))
-        if settings.auth_mode != "dev" or user is None:
-            return Redirect(
-                f"{settings.path_prefix}/auth/sign-in?error=unknown-user", status_code=303
-            )
-        response = Redirect(
-            settings.path_prefix + _safe_next(data.get("next", "/")), status_code=303
-        )
-        response.cookies.append(
-            Cookie(key=SESSION_COOKIE, value=sign(settings.secret_key, user.name),
-                   httponly=True, samesite="lax", path="/")
-        )  # fmt: skip
-        return response
-
-    @post("/sign-out", status_code=303)
-    async def sign_out(self, settings: NamedDependency[Settings]) -> Redirect:
-        response = Redirect(f"{settings.path_prefix}/auth/sign-in", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
-
-
-def _safe_next(target: str) -> str:
-    # Only same-site paths: an open redirect would let a link sign someone in elsewhere.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
-
-
-class PageController(Controller):
-    @get("/workflows")
-    async def workflows(self, executions: NamedDependency[ExecutionService]) -> Template:
-        return Template("workflows.html", context={"definitions": executions.definitions.values()})
-
-    @get("/workflows/{workflow_id:str}")
-    async def workflow(
-        self, workflow_id: str, executions: NamedDependency[ExecutionService]
+    @get("/")
+    async def home(
+        self,
+        request: Request[User, Any, Any],
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
+        live: NamedDependency[LiveUpdates],
     ) -> Template:
-        definition = _definition_or_404(executions, workflow_id)
         return Template(
-            "workflow.html",
+            "home.html",
             context={
-                "definition": definition,
-                "values": {f.name: f.default or "" for f in definition.inputs},
-                "errors": {},
-                "recent": await executions.recent(limit=10, workflow_id=workflow_id),
+                "running": await list_executions(
+                    ExecutionFilter(status=ExecutionStatus.RUNNING), limit=20
+                ),
+                "approvals": for_user(await live.inbox.snapshot(), request.user),
+                "outcomes": await recent_outcomes(limit=10),
+                "definitions": definitions.values(),
             },
         )
 
-    @post("/workflows/{workflow_id:str}/executions", status_code=303)
+    @get("/executions")
+    async def execution_list(
+        self,
+        request: HTMXRequest,
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
+        status: str = "",
+        workflow: str = "",
+        waiting: str = "",
+    ) -> Template:
+        filters = ExecutionFilter(
+            status=status if status in EXECUTION_STATUSES else "",
+            workflow_id=workflow if workflow in definitions else "",
+            waiting=waiting in ("1", "on", "true"),
+        )
+        context = {
+            "recent": await list_executions(filters, limit=100),
+            "filters": filters,
+            "statuses": EXECUTION_STATUSES,
+            "definitions": definitions.values(),
+        }
+        # The filter form swaps only the rows; a history restore needs the whole page.
+        htmx = request.htmx
+        if htmx and htmx.target == "execution-rows" and not htmx.history_restore_request:
+            return Template("_execution_rows.html", context=context)
+        return Template("executions.html", context=context)
+
+    @get("/executions/{execution_id:str}")
+    async def execution(self, execution_id: str, live: NamedDependency[LiveUpdates]) -> Template:
+        """The live timeline: served from the live hub, which its SSE stream then follows."""
+        try:
+            timeline = await live.timelines.snapshot(execution_id)
+        except UnknownExecution as exc:
+            raise NotFoundException(str(exc)) from None
+        return Template("execution.html", context={"timeline": timeline})
+
+    @post(
+        "/workflows/{workflow_id:str}/executions",
+        status_code=303,
+        guards=[requires(Role.APPROVER, "Starting an execution")],
+    )
     async def start_execution(
         self,
         request: Request[User, str, Any],
         workflow_id: str,
         data: FormData,
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
         executions: NamedDependency[ExecutionService],
+        live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
     ) -> Redirect | Template:
-        require(request.user, Role.APPROVER, "Starting an execution")
-        definition = _definition_or_404(executions, workflow_id)
+        """The workflow page's Execute workflow form: to the new timeline, or the form again
+        with each error beside its field and the values kept."""
+        definition = definition_or_404(definitions, workflow_id)
         values = {f.name: data.get(f.name, "") for f in definition.inputs}
         try:
             execution_id = await executions.start(workflow_id, values, request.user)
@@ -115,84 +115,24 @@ class PageController(Controller):
                          "recent": await executions.recent(limit=10, workflow_id=workflow_id)},
                 status_code=422,
             )  # fmt: skip
+        live.nudge(execution_id)
         return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
 
-    @get("/executions/{execution_id:str}")
-    async def execution(
-        self,
-        request: Request[User, str, Any],
-        execution_id: str,
-        executions: NamedDependency[ExecutionService],
-    ) -> Template:
-        try:
-            timeline = await executions.timeline(execution_id)
-        except UnknownExecution as exc:
-            raise NotFoundException(str(exc)) from None
-        template = "_timeline.html" if is_htmx(request) else "execution.html"
-        return Template(template, context={"timeline": timeline})
-
-    @post("/executions/{execution_id:str}/steps/{step_id:str}/decision", status_code=303)
-    async def decide(
-        self,
-        request: Request[User, str, Any],
-        execution_id: str,
-        step_id: str,
-        executions: NamedDependency[ExecutionService],
-        settings: NamedDependency[Settings],
-    ) -> Redirect | Template:
-        """The approval panel's form: Approve & Continue or Reject. Without JS it redirects back
-        to the timeline; with htmx it answers the timeline partial. A refusal re-renders the
-        timeline with the reason beside the panel and everything entered kept."""
-        form = await request.form()
-        action = str(form.get("action", ""))
-        confirmations = [str(c) for c in form.getall("confirmation", [])]
-        typed, reason = str(form.get("typed_confirmation", "")), str(form.get("reason", ""))
-        entered = {"action": action, "confirmations": confirmations,
-                   "typed_confirmation": typed, "reason": reason}  # fmt: skip
-        try:
-            await executions.decide(
-                execution_id, step_id, request.user, action, confirmations=confirmations,
-                typed_confirmation=typed, reason=reason, source="web",
-            )  # fmt: skip
-        except UnknownExecution as exc:
-            raise NotFoundException(str(exc)) from None
-        except DecisionRefused as exc:
-            return Template(
-                "_timeline.html" if is_htmx(request) else "execution.html",
-                context={
-                    "timeline": await executions.timeline(execution_id),
-                    "decision_error": {"step_id": step_id, "message": exc.message},
-                    "entered": entered,
-                },
-                status_code=REFUSAL_STATUS[exc.kind],
-            )
-        nudge_live(request, execution_id)
-        if is_htmx(request):
-            return Template(
-                "_timeline.html", context={"timeline": await executions.timeline(execution_id)}
-            )
-        target = f"{settings.path_prefix}/executions/{quote(execution_id)}#step-{quote(step_id)}"
-        return Redirect(target, status_code=303)
-
-    @post("/executions/{execution_id:str}/cancel", status_code=303)
+    @post(
+        "/executions/{execution_id:str}/cancel",
+        status_code=303,
+        guards=[requires(Role.APPROVER, "Cancelling an execution")],
+    )
     async def cancel(
         self,
-        request: Request[User, str, Any],
         execution_id: str,
         executions: NamedDependency[ExecutionService],
+        live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
     ) -> Redirect:
-        require(request.user, Role.APPROVER, "Cancelling an execution")
         try:
             await executions.cancel(execution_id)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
-        nudge_live(request, execution_id)
+        live.nudge(execution_id)
         return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
-
-
-def _definition_or_404(executions: NamedDependency[ExecutionService], workflow_id: str) -> Any:
-    try:
-        return executions.definition(workflow_id)
-    except LookupError as exc:
-        raise NotFoundException(str(exc)) from None

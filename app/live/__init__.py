@@ -1,1 +1,1 @@
-"""Live: controllers, schemas and service for this domain noun."""
+"""Live updates: the timeline and inbox hubs of a web process, and their SSE streams."""

@@ -1,15 +1,15 @@
-"""The Litestar application factory: routes, templates, identity, CSRF and lifespan clients."""
+"""The Litestar application factory: the one place the web process's pieces are wired together
+(controllers, dependencies, templates, identity, CSRF and the lifespan's clients)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -19,24 +19,24 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from app.approvals.api import ApprovalApi
 from app.approvals.inbox import waiting_approvals
+from app.approvals.pages import ApprovalPages
 from app.db.engine import tables_bound
+from app.definitions.controllers import WorkflowApi, WorkflowPages
 from app.definitions.loader import load_definitions
+from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
+from app.domain.statuses import StepStatus
 from app.executions.api import ExecutionApi
-from app.executions.lists import ListController
-from app.executions.pages import PageController, SignInController
+from app.executions.pages import ExecutionPages
 from app.executions.service import ExecutionService
-from app.live.hub import (
-    ApprovalInbox,
-    LiveController,
-    LiveTuning,
-    LiveUpdates,
-    TimelineHub,
-    TimelineReader,
-    provide_live,
-)
+from app.live.controllers import LiveController
+from app.live.inbox_hub import ApprovalInbox
+from app.live.timeline_hub import TimelineHub
+from app.live.tuning import LiveTuning
+from app.live.updates import LiveUpdates
 from app.settings import REPO_ROOT, Settings
 from app.steps.api import StepApi
 from app.steps.pages import StepPages
@@ -44,39 +44,31 @@ from app.temporal.actions import ACTION_NAMES
 from app.temporal.client import connect
 from app.web.api_docs import openapi_config
 from app.web.errors import error_response
-from app.web.health import check_health
+from app.web.health import health
 from app.web.identity import IdentityMiddleware
+from app.web.sign_in import SignInController
 
 log = logging.getLogger("stepladder.web")
 
+# Every step status is also an execution status's spelling, so one table serves both.
 STATUS_ICONS = {
-    "pending": "⏳", "running": "▶", "completed": "✓", "failed": "✗", "skipped": "↷",
-    "waiting_approval": "⏸", "rejected": "✗", "expired": "⌛", "cancelled": "■",
-    "preparing": "⏳", "approved": "✓",
+    StepStatus.PENDING: "⏳", StepStatus.RUNNING: "▶", StepStatus.COMPLETED: "✓",
+    StepStatus.FAILED: "✗", StepStatus.SKIPPED: "↷", StepStatus.WAITING_APPROVAL: "⏸",
+    StepStatus.REJECTED: "✗", StepStatus.EXPIRED: "⌛", StepStatus.CANCELLED: "■",
+    StepStatus.PREPARING: "⏳", StepStatus.APPROVED: "✓",
 }  # fmt: skip
-
-
-@get("/health", exclude_from_auth=True, exclude_from_csrf=True)
-async def health(state: State) -> Response[dict[str, Any]]:
-    checks = await check_health(state.engine, state.temporal)
-    down = [name for name, check in checks.items() if not check.ok]
-    body = {
-        "status": "ok" if not down else "unavailable",
-        "down": down,
-        "checks": {name: asdict(check) for name, check in checks.items()},
-    }
-    return Response(body, status_code=200 if not down else 503)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     definitions: dict[str, WorkflowDefinition] | None = None,
+    live_tuning: LiveTuning | None = None,
 ) -> Litestar:
     settings = settings or Settings.from_env()
     settings.require_services()
-    definitions = definitions or load_definitions(settings.definitions_dir, ACTION_NAMES)
-    live_tuning = LiveTuning.from_env()
+    loaded = definitions or load_definitions(settings.definitions_dir, ACTION_NAMES)
+    tuning = live_tuning or LiveTuning.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -85,11 +77,11 @@ def create_app(
             client = await connect(settings, lazy=True)
             app.state.engine = engine
             app.state.temporal = client
-            executions = ExecutionService(client, definitions, settings.task_queue)
+            executions = ExecutionService(client, loaded, settings.task_queue)
             app.state.executions = executions
             app.state.live = LiveUpdates(
-                timelines=TimelineHub(TimelineReader(client), live_tuning),
-                inbox=ApprovalInbox(lambda: waiting_approvals(definitions), live_tuning),
+                timelines=TimelineHub(executions.timeline, tuning),
+                inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
             )
             try:
                 yield
@@ -99,12 +91,17 @@ def create_app(
     templates = TemplateConfig(directory=REPO_ROOT / "templates", engine=JinjaTemplateEngine)
 
     def template_globals(engine: JinjaTemplateEngine) -> None:
-        env = engine.engine
-        env.globals.update(
+        engine.engine.globals.update(
             prefix=settings.path_prefix,
             auth_mode=settings.auth_mode,
             status_icons=STATUS_ICONS,
             modes=DeploymentMode,
+            StepStatus=StepStatus,
+            DecisionAction=DecisionAction,
+            # The approval policy, for the panel: the same rules the workflow's validator asks.
+            approver=Approver.of,
+            may_decide=may_decide,
+            may_approve=may_approve,
         )
 
     templates.engine_callback = template_globals
@@ -117,11 +114,14 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            PageController,
-            SignInController,
-            ListController,
-            LiveController,
+            ExecutionPages,
             ExecutionApi,
+            ApprovalPages,
+            ApprovalApi,
+            WorkflowPages,
+            WorkflowApi,
+            LiveController,
+            SignInController,
             StepPages,
             StepApi,
             health,
@@ -135,15 +135,15 @@ def create_app(
         plugins=[HTMXPlugin()],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
-            "definitions": Provide(lambda: definitions, sync_to_thread=False),
-            "executions": Provide(_executions, sync_to_thread=False),
-            "live": Provide(provide_live, sync_to_thread=False),
+            "definitions": Provide(lambda: loaded, sync_to_thread=False),
+            "executions": Provide(_state("executions"), sync_to_thread=False),
+            "live": Provide(_state("live"), sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(
                 IdentityMiddleware,
                 settings=settings,
-                exclude=["^/health", "^/static", "^/schema", "^/metrics"],
+                exclude=["^/health", "^/static", "^/schema"],
             )
         ],
         csrf_config=CSRFConfig(
@@ -162,6 +162,10 @@ def create_app(
     )
 
 
-def _executions(state: State) -> ExecutionService:
-    service: ExecutionService = state.executions
-    return service
+def _state(name: str) -> Any:
+    """A dependency provider answering what the lifespan put on app state under `name`."""
+
+    def provide(state: State) -> Any:
+        return state[name]
+
+    return provide

@@ -1,4 +1,4 @@
-"""Health of the two engines the app depends on: PostgreSQL and Temporal."""
+"""`GET /health`: whether the two engines the app depends on, PostgreSQL and Temporal, answer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.querystring import QueryString
 from temporalio.client import Client
@@ -17,6 +20,15 @@ class Check:
     ok: bool
     latency_ms: float
     detail: str
+
+
+@dataclass
+class Health:
+    """`ok` with every check passing; else `unavailable` (503) and `down` names the engines."""
+
+    status: str
+    down: list[str]
+    checks: dict[str, Check]
 
 
 async def _timed(probe: Any, timeout: float) -> Check:
@@ -37,3 +49,18 @@ async def check_health(
         _timed(client.service_client.check_health(), timeout),
     )
     return {"postgresql": postgres, "temporal": temporal}
+
+
+@get(
+    "/health",
+    exclude_from_auth=True,
+    exclude_from_csrf=True,
+    responses={
+        503: ResponseSpec(data_container=Health, description="PostgreSQL or Temporal is down")
+    },
+)
+async def health(state: State) -> Response[Health]:
+    checks = await check_health(state.engine, state.temporal)
+    down = [name for name, check in checks.items() if not check.ok]
+    body = Health(status="ok" if not down else "unavailable", down=down, checks=checks)
+    return Response(body, status_code=200 if not down else 503)

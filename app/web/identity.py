@@ -7,11 +7,11 @@ import hmac
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
-from app.domain.identity import DEMO_USERS, Role, User, user_from_groups
+from app.domain.identity import DEMO_USERS, User, user_from_groups
 from app.settings import Settings
 
 SESSION_COOKIE = "stepladder_user"
@@ -60,10 +60,3 @@ class IdentityMiddleware(AbstractAuthenticationMiddleware):
                 )
             raise NotAuthorizedException("sign in to continue")
         return AuthenticationResult(user=user, auth=self.settings.auth_mode)
-
-
-def require(user: User, role: Role, doing: str) -> None:
-    if not user.has(role):
-        raise PermissionDeniedException(
-            f"{doing} needs the {role.value} role; you are a {user.role_label}"
-        )

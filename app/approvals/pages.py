@@ -1,0 +1,75 @@
+"""Approval pages: the approval panel's decision form and `/approvals`, my inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Redirect, Template
+
+from app.approvals.inbox import for_user
+from app.approvals.schemas import REFUSAL_STATUS
+from app.domain.identity import User
+from app.executions.service import DecisionRefused, ExecutionService, UnknownExecution
+from app.live.updates import LiveUpdates
+from app.settings import Settings
+
+
+class ApprovalPages(Controller):
+    include_in_schema = False  # HTML pages: /schema documents the JSON API
+
+    @post("/executions/{execution_id:str}/steps/{step_id:str}/decision", status_code=303)
+    async def decide(
+        self,
+        request: HTMXRequest,
+        execution_id: str,
+        step_id: str,
+        executions: NamedDependency[ExecutionService],
+        live: NamedDependency[LiveUpdates],
+        settings: NamedDependency[Settings],
+    ) -> Redirect | Template:
+        """The approval panel's form: Approve & Continue or Reject. Without JS it redirects back
+        to the timeline; with htmx it answers the timeline partial. A refusal re-renders the
+        timeline with the reason beside the panel and everything entered kept."""
+        form = await request.form()
+        action = str(form.get("action", ""))
+        confirmations = [str(c) for c in form.getall("confirmation", [])]
+        typed, reason = str(form.get("typed_confirmation", "")), str(form.get("reason", ""))
+        entered = {"action": action, "confirmations": confirmations,
+                   "typed_confirmation": typed, "reason": reason}  # fmt: skip
+        try:
+            await executions.decide(
+                execution_id, step_id, request.user, action, confirmations=confirmations,
+                typed_confirmation=typed, reason=reason, source="web",
+            )  # fmt: skip
+        except UnknownExecution as exc:
+            raise NotFoundException(str(exc)) from None
+        except DecisionRefused as exc:
+            # A refusal may mean the page was behind (409): show what is true now.
+            return Template(
+                "_timeline.html" if request.htmx else "execution.html",
+                context={
+                    "timeline": await live.timelines.fresh(execution_id),
+                    "decision_error": {"step_id": step_id, "message": exc.message},
+                    "entered": entered,
+                },
+                status_code=REFUSAL_STATUS[exc.kind],
+            )
+        if request.htmx:
+            # One query answers this request and every viewer's stream (the watcher shares it).
+            timeline = await live.after_change(execution_id)
+            return Template("_timeline.html", context={"timeline": timeline})
+        live.nudge(execution_id)
+        target = f"{settings.path_prefix}/executions/{quote(execution_id)}#step-{quote(step_id)}"
+        return Redirect(target, status_code=303)
+
+    @get("/approvals")
+    async def approvals(
+        self, request: Request[User, Any, Any], live: NamedDependency[LiveUpdates]
+    ) -> Template:
+        items = for_user(await live.inbox.snapshot(), request.user)
+        return Template("approvals.html", context={"items": items})

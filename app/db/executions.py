@@ -1,0 +1,70 @@
+"""Reads of the executions record for the web's listings and the approvals inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from app.db.tables import Execution, StepRun
+from app.domain.statuses import ExecutionStatus, StepStatus
+
+# The engine records a step run as `waiting_approval` when the step starts waiting and
+# overwrites the row with its final status later; a row of a finished execution that still
+# says waiting (cancelled while waiting) is not waiting for anybody.
+_WAITING_STEPS_SQL = f"""
+SELECT s.execution_id, s.workflow_id, s.step_id, s.started_at,
+       e.workflow_name, e.started_by
+FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
+WHERE s.status = '{StepStatus.WAITING_APPROVAL.value}' AND e.status = '{ExecutionStatus.RUNNING.value}'
+ORDER BY s.started_at NULLS LAST, s.id
+"""
+
+
+async def executions_with_a_waiting_step(among: Collection[str] | None = None) -> set[str]:
+    """Ids of executions with a step run recorded as waiting for approval (within `among`)."""
+    query = StepRun.select(StepRun.execution_id).where(
+        StepRun.status == StepStatus.WAITING_APPROVAL.value
+    )
+    if among is not None:
+        if not among:
+            return set()
+        query = query.where(StepRun.execution_id.is_in(list(among)))
+    return {row["execution_id"] for row in await query}
+
+
+async def latest_executions(
+    limit: int,
+    *,
+    status: str = "",
+    workflow_id: str = "",
+    running_among: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Execution rows, newest start first; empty filters do not filter. `running_among` keeps
+    only running executions with those ids."""
+    query = Execution.select().order_by(Execution.started_at, ascending=False).limit(limit)
+    if status:
+        query = query.where(Execution.status == status)
+    if workflow_id:
+        query = query.where(Execution.workflow_id == workflow_id)
+    if running_among is not None:
+        query = query.where(Execution.execution_id.is_in(sorted(running_among)))
+        query = query.where(Execution.status == ExecutionStatus.RUNNING.value)
+    return list(await query)
+
+
+async def latest_outcomes(limit: int) -> list[dict[str, Any]]:
+    """Finished execution rows, the most recently ended first."""
+    query = (
+        Execution.select()
+        .where(Execution.status != ExecutionStatus.RUNNING.value)
+        .order_by(Execution.ended_at, ascending=False)
+        .limit(limit)
+    )
+    return list(await query)
+
+
+async def waiting_steps() -> list[dict[str, Any]]:
+    """Every step run waiting for approval in a running execution, oldest first, with its
+    execution's workflow name and starter."""
+    rows: list[dict[str, Any]] = await StepRun.raw(_WAITING_STEPS_SQL)
+    return rows

@@ -1,0 +1,126 @@
+"""The live streams (server-sent events) of the timeline and the inbox, and `/live/stats`."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.utils.scope.state import ScopeState
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.approvals.inbox import WaitingApproval, for_user
+from app.domain.identity import User
+from app.executions.service import UnknownExecution
+from app.live.feeds import Gone, reason
+from app.live.schemas import LiveStats
+from app.live.updates import LiveUpdates
+from app.temporal.contracts import Timeline
+from app.web.errors import error_responses
+
+log = logging.getLogger("stepladder.live")
+
+# Browsers retry a dropped stream after this many milliseconds (server restart, network blip).
+RECONNECT_MS = 1000
+
+
+def render_partial(
+    request: Request[Any, Any, Any], template_name: str, context: dict[str, Any]
+) -> str:
+    """Render a template as Litestar's `Template` response would (request, CSRF input, the
+    engine's globals), for SSE events that must match what the full page shows."""
+    engine = request.app.template_engine
+    if engine is None:  # pragma: no cover - create_app always configures one
+        raise RuntimeError("no template engine configured")
+    token = ScopeState.from_scope(request.scope).csrf_token
+    csrf_token = token if isinstance(token, str) else ""
+    csrf_input = f'<input type="hidden" name="_csrf_token" value="{html.escape(csrf_token)}" />'
+    rendered: str = engine.get_template(template_name).render(
+        **context, request=request, csrf_input=csrf_input
+    )
+    return rendered
+
+
+class LiveController(Controller):
+    @get("/executions/{execution_id:str}/events")
+    async def timeline_events(
+        self,
+        request: Request[User, Any, Any],
+        execution_id: str,
+        live: NamedDependency[LiveUpdates],
+    ) -> EventSourceResponse:
+        """The timeline as server-sent events: now, then each new version; ends with the run."""
+        hub = live.timelines
+        first: Timeline | None = None
+        try:
+            # Bounded: with no worker a query waits long; the stream then catches up later.
+            first = await asyncio.wait_for(hub.snapshot(execution_id), hub.tuning.query_timeout)
+        except UnknownExecution as exc:
+            raise NotFoundException(str(exc)) from None
+        except Exception as exc:  # Temporal down: open the stream anyway, it catches up later
+            log.warning("execution %s: no timeline yet (%s)", execution_id, reason(exc))
+
+        def event(timeline: Timeline, published_at: float | None = None) -> ServerSentEvent:
+            data = render_partial(request, "_timeline.html", {"timeline": timeline})
+            # The comment (ignored by browsers) says when this process learned of the version,
+            # so a benchmark can time the fan-out alone.
+            comment = f"published {published_at:.3f}" if published_at else None
+            return ServerSentEvent(
+                data, event="timeline", id=str(timeline.version), retry=RECONNECT_MS,
+                comment=comment,
+            )  # fmt: skip
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            if first is not None:
+                yield event(first)
+                if first.finished:
+                    yield ServerSentEvent("finished", event="end")
+                    return
+            try:
+                async with hub.subscribe(execution_id, seen=first) as subscription:
+                    while True:
+                        timeline = await subscription.next()
+                        yield event(timeline, subscription.published_at)
+                        if timeline.finished:
+                            break
+            except Gone:
+                pass
+            yield ServerSentEvent("finished", event="end")
+
+        return EventSourceResponse(stream(), ping=hub.tuning.ping, send_timeout=30)
+
+    @get("/approvals/events")
+    async def approval_events(
+        self, request: Request[User, Any, Any], live: NamedDependency[LiveUpdates]
+    ) -> EventSourceResponse:
+        """The signed-in user's inbox as server-sent events, whenever it changes."""
+        inbox = live.inbox
+        user = request.user
+
+        def render(items: list[WaitingApproval]) -> str:
+            return render_partial(request, "_approval_items.html", {"items": for_user(items, user)})
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            sent = ""
+            async with inbox.subscribe() as subscription:
+                while True:
+                    try:
+                        items = await subscription.next()
+                    except Gone:
+                        return
+                    data = render(items)
+                    if data != sent:  # the shared list changed, maybe not this user's part
+                        sent = data
+                        yield ServerSentEvent(data, event="approvals", retry=RECONNECT_MS)
+
+        return EventSourceResponse(stream(), ping=inbox.tuning.ping, send_timeout=30)
+
+    @get("/live/stats", responses=error_responses(401))
+    async def live_stats(self, live: NamedDependency[LiveUpdates]) -> LiveStats:
+        """Counters of this web process's live-update pollers (benchmarks read queries/s here)."""
+        return live.stats()

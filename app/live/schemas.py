@@ -1,0 +1,24 @@
+"""What `/live/stats` answers: this web process's live-update counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class WatcherStats:
+    """One watched execution: its viewers in this process and the queries its watcher made."""
+
+    subscribers: int
+    queries: int
+
+
+@dataclass
+class LiveStats:
+    timeline_queries: int
+    timeline_query_errors: int
+    watched_executions: int
+    timeline_subscribers: int
+    inbox_polls: int
+    inbox_subscribers: int
+    executions: dict[str, WatcherStats] = field(default_factory=dict)

@@ -1,0 +1,54 @@
+"""The live updates' knobs: polling intervals, lingering, budgets, read from LIVE_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from app.settings import SettingsError
+
+
+@dataclass(frozen=True)
+class LiveTuning:
+    """Polling knobs, read from LIVE_* environment variables (seconds) when the app is built."""
+
+    fast_interval: float = 0.25
+    """LIVE_FAST_INTERVAL: poll interval right after a change while steps run by themselves."""
+    slow_interval: float = 4.0
+    """LIVE_SLOW_INTERVAL: poll interval while a step waits for approval; also the longest."""
+    idle_ratio: float = 0.05
+    """LIVE_IDLE_RATIO: with nothing changing, wait this fraction of the quiet time (≥ fast)."""
+    burst_interval: float = 0.05
+    """LIVE_BURST_INTERVAL: poll interval just after a nudge (a change made through this app)."""
+    burst_window: float = 1.5
+    """LIVE_BURST_WINDOW: how long a nudge keeps the burst interval."""
+    linger: float = 5.0
+    """LIVE_LINGER: keep polling this long after the last viewer leaves (page reloads)."""
+    inbox_interval: float = 1.0
+    """LIVE_INBOX_INTERVAL: how often the approvals inbox is read while someone watches it."""
+    max_backoff: float = 15.0
+    """LIVE_MAX_BACKOFF: longest wait between retries while Temporal or PostgreSQL is down."""
+    query_timeout: float = 10.0
+    """LIVE_QUERY_TIMEOUT: a query slower than this counts as failed."""
+    ping: float = 15.0
+    """LIVE_PING: keep-alive comment interval on idle streams (proxies close silent ones)."""
+    query_budget: float = 40.0
+    """LIVE_QUERY_BUDGET: most `timeline` queries per second from this process, over all watched
+    executions (each query also costs the worker a query task); beyond it polls wait."""
+
+    @classmethod
+    def from_env(cls) -> LiveTuning:
+        values: dict[str, float] = {}
+        for spec in fields(cls):
+            name = f"LIVE_{spec.name.upper()}"
+            raw = os.environ.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive, got {raw!r}")
+            values[spec.name] = value
+        return cls(**values)

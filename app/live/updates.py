@@ -1,0 +1,45 @@
+"""What a web process keeps for live pages: the timeline hub and the inbox hub, together."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from app.live.inbox_hub import ApprovalInbox
+from app.live.schemas import LiveStats
+from app.live.timeline_hub import TimelineHub
+from app.temporal.contracts import Timeline
+
+
+@dataclass
+class LiveUpdates:
+    """On app state as `live` and injected as the `live` dependency."""
+
+    timelines: TimelineHub
+    inbox: ApprovalInbox
+
+    def nudge(self, execution_id: str) -> None:
+        """Call after this app changed an execution (a start, a decision, a cancel): its viewers
+        and every open inbox see it now instead of at the next poll."""
+        self.timelines.nudge(execution_id)
+        self.inbox.nudge()
+
+    async def after_change(self, execution_id: str) -> Timeline:
+        """Nudge as `nudge` does, and answer the execution's timeline read after the change (the
+        one query its watcher shares)."""
+        self.inbox.nudge()
+        return await self.timelines.fresh(execution_id)
+
+    def stats(self) -> LiveStats:
+        return LiveStats(
+            timeline_queries=self.timelines.queries,
+            timeline_query_errors=self.timelines.query_errors,
+            watched_executions=self.timelines.watched,
+            timeline_subscribers=self.timelines.subscribers,
+            inbox_polls=self.inbox.polls,
+            inbox_subscribers=self.inbox.subscribers,
+            executions=self.timelines.watchers(),
+        )
+
+    async def close(self) -> None:
+        await asyncio.gather(self.timelines.close(), self.inbox.close())
