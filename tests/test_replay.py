@@ -22,12 +22,12 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from app.approvals.service import DecisionRefused
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
-from app.executions.service import DecisionRefused, ExecutionService
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
-from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
+from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, Engine, finished, waiting_at
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORD = os.environ.get("STEPLADDER_RECORD_HISTORIES") == "1"
@@ -43,7 +43,7 @@ def replayer() -> Replayer:
     return Replayer(workflows=[ExecutionWorkflow], workflow_runner=workflow_runner())
 
 
-async def approved_journey(engine: ExecutionService) -> str:
+async def approved_journey(engine: Engine) -> str:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
     with pytest.raises(DecisionRefused):  # refused by the validator: stays out of history
@@ -57,7 +57,7 @@ async def approved_journey(engine: ExecutionService) -> str:
     return execution_id
 
 
-async def rejected_after_mode_switch(engine: ExecutionService) -> str:
+async def rejected_after_mode_switch(engine: Engine) -> str:
     await StepConfig.update({StepConfig.mode: "always_auto"}).where(
         StepConfig.step_id == "create_crm_record"
     )
@@ -68,7 +68,7 @@ async def rejected_after_mode_switch(engine: ExecutionService) -> str:
     return execution_id
 
 
-async def cancelled_while_waiting(engine: ExecutionService) -> str:
+async def cancelled_while_waiting(engine: Engine) -> str:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
     await engine.cancel(execution_id)
@@ -84,7 +84,7 @@ SCENARIOS = {
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_a_fresh_history_replays_deterministically(
-    name: str, engine: ExecutionService, temporal_client: Client
+    name: str, engine: Engine, temporal_client: Client
 ) -> None:
     execution_id = await SCENARIOS[name](engine)
     await finished(engine, execution_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from app.approvals.service import DecisionRefused
 from app.db.tables import (
     ApprovalDecision,
     DemoBillingAccount,
@@ -22,12 +23,12 @@ from app.db.tables import (
 )
 from app.domain.approvals import RefusalKind
 from app.domain.identity import DEMO_USERS
-from app.executions.service import DecisionRefused, ExecutionService
 from app.temporal.contracts import StepState, Timeline
 from tests.helpers import (
     CRM_CONFIRMATIONS,
     DEFINITIONS,
     PREMIUM,
+    Engine,
     eventually,
     finished,
     waiting_at,
@@ -47,7 +48,7 @@ async def refused(coro: Awaitable[object]) -> DecisionRefused:
 
 
 async def test_full_onboarding_journey_waits_for_each_approval_and_writes_once(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
 
@@ -145,7 +146,7 @@ async def test_full_onboarding_journey_waits_for_each_approval_and_writes_once(
 
 
 async def test_crm_preview_of_a_returning_customer_shows_old_and_new_values(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     from datetime import UTC, datetime
 
@@ -169,7 +170,7 @@ async def test_crm_preview_of_a_returning_customer_shows_old_and_new_values(
 
 
 async def test_rejection_with_reason_stops_the_execution_and_writes_nothing(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
@@ -202,7 +203,7 @@ async def test_rejection_with_reason_stops_the_execution_and_writes_nothing(
 
 
 async def test_a_decision_on_a_step_that_is_not_waiting_is_refused_and_changes_nothing(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     before = await waiting_at(engine, execution_id, "create_crm_record")
@@ -222,14 +223,14 @@ async def test_a_decision_on_a_step_that_is_not_waiting_is_refused_and_changes_n
 
 
 async def test_two_required_approvals_need_two_different_people(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     from dataclasses import replace
 
     base = DEFINITIONS["customer_onboarding"]
     crm = replace(base.step("create_crm_record"), required_approvals=2)
     definition = replace(base, steps=[crm if s.id == crm.id else s for s in base.steps])
-    two_person = ExecutionService(engine.client, {base.id: definition}, engine.task_queue)
+    two_person = Engine(engine.client, {base.id: definition}, engine.task_queue)
     execution_id = await two_person.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(two_person, execution_id, "create_crm_record")
 
@@ -253,7 +254,7 @@ async def test_two_required_approvals_need_two_different_people(
 
 
 async def test_switching_a_mode_while_an_execution_runs_changes_that_execution(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
@@ -274,7 +275,7 @@ async def test_switching_a_mode_while_an_execution_runs_changes_that_execution(
 
 
 async def test_the_cli_signal_approves_and_an_invalid_signal_is_ignored_with_its_reason(
-    engine: ExecutionService, temporal_client: Client
+    engine: Engine, temporal_client: Client
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")

@@ -12,14 +12,11 @@ from litestar.params import JSONBody
 
 from app.approvals import inbox
 from app.approvals.http import REFUSAL_STATUS, nudge_live
+from app.approvals.service import DecisionRefused, DecisionService
+from app.domain.approvals import Decision
 from app.domain.identity import Role, User
 from app.executions import listing as listings
-from app.executions.service import (
-    DecisionRefused,
-    ExecutionService,
-    InvalidInput,
-    UnknownExecution,
-)
+from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
 from app.temporal.contracts import DecisionOutcome
 from app.web.identity import require
 
@@ -135,13 +132,13 @@ class ExecutionApi(Controller):
         execution_id: str,
         step_id: str,
         data: JSONBody[ApproveRequest],
-        executions: NamedDependency[ExecutionService],
+        decisions: NamedDependency[DecisionService],
     ) -> DecisionResponse:
         """Approve a waiting step. 409 when it is not waiting (stale or duplicate), 403 without
         the approver role or for the starter of a critical step, 422 when a confirmation or the
         typed phrase is missing."""
         return await _decide(
-            request, executions, request.user, execution_id, step_id, "approved",
+            request, decisions, request.user, execution_id, step_id, "approved",
             confirmations=data.confirmations, typed_confirmation=data.typed_confirmation,
             reason=data.reason,
         )  # fmt: skip
@@ -153,11 +150,11 @@ class ExecutionApi(Controller):
         execution_id: str,
         step_id: str,
         data: JSONBody[RejectRequest],
-        executions: NamedDependency[ExecutionService],
+        decisions: NamedDependency[DecisionService],
     ) -> DecisionResponse:
         """Reject a waiting step with a reason; the execution stops and writes nothing more."""
         return await _decide(
-            request, executions, request.user, execution_id, step_id, "rejected", reason=data.reason
+            request, decisions, request.user, execution_id, step_id, "rejected", reason=data.reason
         )
 
     @post("/executions/{execution_id:str}/cancel", status_code=202)
@@ -179,7 +176,7 @@ class ExecutionApi(Controller):
 
 async def _decide(
     request: Request[User, str, Any],
-    executions: ExecutionService,
+    decisions: DecisionService,
     user: User,
     execution_id: str,
     step_id: str,
@@ -187,8 +184,8 @@ async def _decide(
     **details: Any,
 ) -> DecisionResponse:
     try:
-        outcome: DecisionOutcome = await executions.decide(
-            execution_id, step_id, user, action, source="api", **details
+        outcome: DecisionOutcome = await decisions.decide(
+            execution_id, Decision.by(user, step_id, action, source="api", **details)
         )
     except UnknownExecution as exc:
         raise NotFoundException(str(exc)) from None

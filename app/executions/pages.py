@@ -14,13 +14,10 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from app.approvals.http import REFUSAL_STATUS, nudge_live
+from app.approvals.service import DecisionRefused, DecisionService
+from app.domain.approvals import Decision
 from app.domain.identity import DEMO_USERS, Role, User
-from app.executions.service import (
-    DecisionRefused,
-    ExecutionService,
-    InvalidInput,
-    UnknownExecution,
-)
+from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
 from app.settings import Settings
 from app.web.identity import SESSION_COOKIE, require, sign
 
@@ -138,6 +135,7 @@ class PageController(Controller):
         execution_id: str,
         step_id: str,
         executions: NamedDependency[ExecutionService],
+        decisions: NamedDependency[DecisionService],
         settings: NamedDependency[Settings],
     ) -> Redirect | Template:
         """The approval panel's form: Approve & Continue or Reject. Without JS it redirects back
@@ -150,10 +148,11 @@ class PageController(Controller):
         entered = {"action": action, "confirmations": confirmations,
                    "typed_confirmation": typed, "reason": reason}  # fmt: skip
         try:
-            await executions.decide(
-                execution_id, step_id, request.user, action, confirmations=confirmations,
-                typed_confirmation=typed, reason=reason, source="web",
+            decision = Decision.by(
+                request.user, step_id, action, source="web", confirmations=confirmations,
+                typed_confirmation=typed, reason=reason,
             )  # fmt: skip
+            await decisions.decide(execution_id, decision)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         except DecisionRefused as exc:

@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app.approvals.inbox import waiting_approvals
+from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
 from app.definitions.loader import load_definitions
 from app.domain.definitions import WorkflowDefinition
@@ -85,6 +86,7 @@ def create_app(
             app.state.temporal = client
             executions = ExecutionService(client, definitions, settings.task_queue)
             app.state.executions = executions
+            app.state.decisions = DecisionService(client)
             app.state.live = LiveUpdates(
                 timelines=TimelineHub(TimelineReader(client), live_tuning),
                 inbox=ApprovalInbox(lambda: waiting_approvals(definitions), live_tuning),
@@ -133,6 +135,7 @@ def create_app(
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "executions": Provide(_executions, sync_to_thread=False),
+            "decisions": Provide(_decisions, sync_to_thread=False),
             "live": Provide(provide_live, sync_to_thread=False),
         },
         middleware=[
@@ -160,4 +163,9 @@ def create_app(
 
 def _executions(state: State) -> ExecutionService:
     service: ExecutionService = state.executions
+    return service
+
+
+def _decisions(state: State) -> DecisionService:
+    service: DecisionService = state.decisions
     return service
