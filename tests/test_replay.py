@@ -39,6 +39,22 @@ def load_history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
 
 
+# The record activities of executions started before the patch "mode-read-with-action".
+LEGACY_RECORDS = {"record_execution_started", "record_step_runs", "record_execution_finished"}
+
+
+def activities_run(history: WorkflowHistory) -> set[str]:
+    """The activity types a history ran: scheduled activities and local ones (their markers)."""
+    names = set()
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            names.add(event.activity_task_scheduled_event_attributes.activity_type.name)
+        marker = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and "data" in marker.details:
+            names.add(json.loads(marker.details["data"].payloads[0].data)["activity_type"])
+    return names
+
+
 def replayer() -> Replayer:
     return Replayer(workflows=[ExecutionWorkflow], workflow_runner=workflow_runner())
 
@@ -90,6 +106,10 @@ async def test_a_fresh_history_replays_deterministically(
     await finished(engine, execution_id)
     history = await temporal_client.get_workflow_handle(execution_id).fetch_history()
     await replayer().replay_workflow(history)
+    # One recording path for new executions: record_progress (+ record_decision), never the
+    # legacy record activities, which stay registered for older executions only.
+    ran = activities_run(history)
+    assert "record_progress" in ran and not ran & LEGACY_RECORDS, ran
     if RECORD:
         (HISTORIES / f"{name}.json").write_text(
             json.dumps({"workflow_id": execution_id, "history": json.loads(history.to_json())},
@@ -104,6 +124,13 @@ async def test_recorded_histories_replay_against_the_current_workflow(path: Path
     history = load_history(path)
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+def test_histories_from_before_the_patch_took_the_legacy_record_path() -> None:
+    # What the executions the legacy record activities stay registered for look like.
+    for path in sorted((HISTORIES / "v1").glob("*.json")):
+        ran = activities_run(load_history(path))
+        assert "record_progress" not in ran and ran & LEGACY_RECORDS, (path.name, ran)
 
 
 def test_every_scenario_has_a_recorded_history() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from app.db.tables import (
     StepConfig,
     StepRun,
 )
-from app.domain.approvals import RefusalKind
-from app.domain.identity import DEMO_USERS
-from app.temporal.contracts import StepState, Timeline
+from app.domain.approvals import Decision, RefusalKind
+from app.domain.identity import DEMO_USERS, Role, User, with_implied
+from app.temporal.contracts import ExecutionInput, StepState, Timeline
+from app.temporal.workflows import ExecutionWorkflow
 from tests.helpers import (
     CRM_CONFIRMATIONS,
     DEFINITIONS,
@@ -315,3 +317,64 @@ async def test_the_cli_signal_approves_and_an_invalid_signal_is_ignored_with_its
     assert [(d["user_id"], d["accepted"], d["source"]) for d in sources] == [
         ("vera", False, "cli"), ("carol", True, "cli"),
     ]  # fmt: skip
+
+
+def signalled(user_id: str) -> Decision:
+    """An approval of create_crm_record as `temporal workflow signal` sends it: no roles."""
+    return Decision("create_crm_record", user_id, "approved", confirmations=CRM_CONFIRMATIONS)
+
+
+async def ignored_signals(engine: Engine, execution_id: str) -> list[str]:
+    timeline = await eventually(
+        lambda: engine.timeline(execution_id),
+        lambda t: bool(step(t, "create_crm_record").ignored_signals),
+    )
+    assert step(timeline, "create_crm_record").status == "waiting_approval"
+    return step(timeline, "create_crm_record").ignored_signals
+
+
+async def test_a_signal_is_judged_by_the_users_the_execution_was_started_with(
+    engine: Engine, temporal_client: Client
+) -> None:
+    dora = User("dora", "Dora Approver", with_implied([Role.APPROVER]))
+    directory = Engine(engine.client, DEFINITIONS, engine.task_queue, users={"dora": dora})
+    execution_id = await directory.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(directory, execution_id, "create_crm_record")
+    handle = temporal_client.get_workflow_handle(execution_id)
+
+    # Carol is a demo user, but not one this execution was given: the workflow consults no
+    # table of its own, so her signal is ignored and the timeline says why.
+    await handle.signal(ExecutionWorkflow.approve_step, signalled("carol"))
+    [ignored] = await ignored_signals(directory, execution_id)
+    assert "unknown user 'carol': name a known user or send their roles" in ignored
+
+    await handle.signal(ExecutionWorkflow.approve_step, signalled("dora"))
+    timeline = await waiting_at(directory, execution_id, "setup_billing_account")
+    assert [d.user_id for d in step(timeline, "create_crm_record").decisions] == ["dora"]
+    await directory.cancel(execution_id)
+    await finished(directory, execution_id)
+
+
+async def test_an_execution_started_before_known_users_knows_the_users_of_then(
+    engine: Engine, temporal_client: Client
+) -> None:
+    # Its input has no known_users (as executions started by an older web process): signals
+    # are judged by the engine's frozen copy of the users known then — the demo users.
+    execution_id = f"before-known-users-{uuid.uuid4().hex[:8]}"
+    handle = await temporal_client.start_workflow(
+        ExecutionWorkflow.run,
+        ExecutionInput(execution_id, DEFINITIONS["customer_onboarding"], PREMIUM, "bob"),
+        id=execution_id,
+        task_queue=engine.task_queue,
+    )
+    await waiting_at(engine, execution_id, "create_crm_record")
+
+    await handle.signal(ExecutionWorkflow.approve_step, signalled("dora"))
+    [ignored] = await ignored_signals(engine, execution_id)
+    assert "unknown user 'dora'" in ignored
+
+    await handle.signal(ExecutionWorkflow.approve_step, signalled("carol"))
+    timeline = await waiting_at(engine, execution_id, "setup_billing_account")
+    assert [d.user_id for d in step(timeline, "create_crm_record").decisions] == ["carol"]
+    await engine.cancel(execution_id)
+    await finished(engine, execution_id)

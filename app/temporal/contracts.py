@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.approvals import Decision
+from app.domain.approvals import ApprovalRequest, Decision
 from app.domain.definitions import WorkflowDefinition
 from app.domain.statuses import ExecutionStatus, StepStatus
 
@@ -124,6 +124,19 @@ class ApprovalView:
     waiting_since: str = ""
     expires_at: str = ""
 
+    @classmethod
+    def asking(cls, request: ApprovalRequest, waiting_since: str, expires_at: str) -> ApprovalView:
+        return cls(
+            confirmations=request.confirmations,
+            typed_phrase=request.typed_phrase,
+            required_approvals=request.required_approvals,
+            approvers_group=request.approvers_group,
+            four_eyes=request.four_eyes,
+            started_by=request.started_by,
+            waiting_since=waiting_since,
+            expires_at=expires_at,
+        )
+
 
 @dataclass
 class DecisionOutcome:
@@ -224,6 +237,22 @@ class StepRunRecord:
     duration_ms: int | None
     summary: str
     error: str
+
+    @classmethod
+    def of(cls, execution_id: str, workflow_id: str, state: StepState) -> StepRunRecord:
+        """The step run's record as the timeline shows it now."""
+        return cls(
+            execution_id=execution_id,
+            workflow_id=workflow_id,
+            step_id=state.id,
+            mode=state.mode,
+            status=state.status,
+            started_at=state.started_at,
+            ended_at=state.ended_at,
+            duration_ms=state.duration_ms,
+            summary=state.summary,
+            error=state.error,
+        )
 
 
 @dataclass

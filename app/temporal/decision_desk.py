@@ -19,6 +19,7 @@ from app.domain.approvals import (
     approvals_complete,
     refusal,
 )
+from app.domain.definitions import StepDefinition
 from app.domain.statuses import StepStatus
 from app.temporal.contracts import (
     DecisionOutcome,
@@ -29,6 +30,9 @@ from app.temporal.contracts import (
 )
 from app.temporal.record_queue import run_db_activity
 from app.temporal.recording import RecordingActivities
+
+# Who rejects a step whose approval timed out with `on_timeout: reject`.
+SYSTEM_USER = "stepladder"
 
 # The users known to workers before 2026-11-30, when ExecutionInput.known_users was added:
 # an execution started before then (its input has no known_users) judges a signal without roles
@@ -155,6 +159,21 @@ class DecisionDesk:
         while self._unrecorded:
             await run_db_activity(RecordingActivities.record_decision, self._unrecorded[0])
             self._unrecorded.pop(0)
+
+
+def wait_ended(step: StepDefinition, waiting: Waiting) -> tuple[StepStatus, str]:
+    """How a wait ended — approved, rejected (by a person, or on timeout) or expired — and the
+    step's summary for it."""
+    if not waiting.verdict:
+        minutes = step.approval_timeout_seconds / 60
+        why = f"No decision within {minutes:g} minute{'s' if minutes != 1 else ''}"
+        if step.on_timeout != "reject":
+            return StepStatus.EXPIRED, f"Expired: {why.lower()}"
+        waiting.verdict, waiting.decided_by = DecisionAction.REJECTED, SYSTEM_USER
+        waiting.reason = why
+    if waiting.verdict == DecisionAction.REJECTED:
+        return StepStatus.REJECTED, f"Rejected by {waiting.decided_by}: {waiting.reason}"
+    return StepStatus.APPROVED, ""
 
 
 def _dated(decision: Decision) -> Decision:

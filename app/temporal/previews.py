@@ -49,6 +49,17 @@ def preview_email(req: PreviewRequest) -> OperationPreview:
     )
 
 
+def preview_unavailable(req: PreviewRequest, cause: BaseException) -> OperationPreview:
+    """What the approver sees when the preview activity gave up: they would decide blind."""
+    return OperationPreview(
+        operation=req.action.upper(),
+        target=req.action,
+        environment=req.environment,
+        summary="Preview unavailable",
+        impact=[ImpactWarning("critical", f"Preview could not be built: {cause}")],
+    )
+
+
 def preview_generic(req: PreviewRequest) -> OperationPreview:
     return OperationPreview(
         operation=req.action.upper(),

@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from app.domain.approvals import Decision, DecisionAction, approval_request
+    from app.domain.approvals import Decision, approval_request
     from app.domain.definitions import StepDefinition
     from app.domain.modes import DeploymentMode
     from app.domain.statuses import ACTIVE_STEP_STATUSES, ExecutionStatus, StepStatus
@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         ExecutionFinished,
         ExecutionInput,
         ExecutionStarted,
-        ImpactWarning,
         ModeLookup,
         OperationPreview,
         PreviewRequest,
@@ -40,15 +39,13 @@ with workflow.unsafe.imports_passed_through():
         StepState,
         Timeline,
     )
-    from app.temporal.decision_desk import DecisionDesk, Waiting
-    from app.temporal.previews import PreviewActivities
+    from app.temporal.decision_desk import DecisionDesk, Waiting, wait_ended
+    from app.temporal.previews import PreviewActivities, preview_unavailable
     from app.temporal.record_queue import DB_TIMEOUT, RecordQueue, run_db_activity
     from app.temporal.recording import RecordingActivities
 
 # A preview that cannot be built must not block the approver forever: give up and say so.
 _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
-
-SYSTEM_USER = "stepladder"
 
 # Workflow versions (workflow.patched ids): keep each until no execution started before it runs.
 #
@@ -279,16 +276,7 @@ class ExecutionWorkflow:
         request = approval_request(step, context, inp.started_by)
         since = workflow.now()
         deadline = since + timedelta(seconds=step.approval_timeout_seconds)
-        state.approval = ApprovalView(
-            confirmations=request.confirmations,
-            typed_phrase=request.typed_phrase,
-            required_approvals=request.required_approvals,
-            approvers_group=request.approvers_group,
-            four_eyes=request.four_eyes,
-            started_by=request.started_by,
-            waiting_since=since.isoformat(),
-            expires_at=deadline.isoformat(),
-        )
+        state.approval = ApprovalView.asking(request, since.isoformat(), deadline.isoformat())
         waiting = self._desk.waiting = Waiting(request=request, state=state)
         state.status = StepStatus.WAITING_APPROVAL
         self._bump()
@@ -307,23 +295,10 @@ class ExecutionWorkflow:
             await desk.flush()
         desk.waiting = None  # from here on every decision is refused as "not waiting"
         await desk.flush()
-        return self._verdict(step, state, waiting)
-
-    def _verdict(self, step: StepDefinition, state: StepState, waiting: Waiting) -> StepStatus:
-        """How the wait ended: approved, rejected (by a person, or on timeout), or expired."""
-        if not waiting.verdict:
-            minutes = step.approval_timeout_seconds / 60
-            why = f"No decision within {minutes:g} minute{'s' if minutes != 1 else ''}"
-            if step.on_timeout != "reject":
-                self._finish_step(state, StepStatus.EXPIRED, summary=f"Expired: {why.lower()}")
-                return StepStatus.EXPIRED
-            waiting.verdict, waiting.decided_by = DecisionAction.REJECTED, SYSTEM_USER
-            waiting.reason = why
-        if waiting.verdict == DecisionAction.REJECTED:
-            summary = f"Rejected by {waiting.decided_by}: {waiting.reason}"
-            self._finish_step(state, StepStatus.REJECTED, summary=summary)
-            return StepStatus.REJECTED
-        return StepStatus.APPROVED
+        status, summary = wait_ended(step, waiting)
+        if status != StepStatus.APPROVED:
+            self._finish_step(state, status, summary=summary)
+        return status
 
     async def _preview(
         self, inp: ExecutionInput, step: StepDefinition, params: dict[str, Any]
@@ -344,15 +319,7 @@ class ExecutionWorkflow:
             )  # fmt: skip
         except ActivityError as exc:
             # Still ask for a decision, but say plainly that the approver decides blind.
-            return OperationPreview(
-                operation=step.action.upper(),
-                target=step.action,
-                environment=step.environment,
-                summary="Preview unavailable",
-                impact=[
-                    ImpactWarning("critical", f"Preview could not be built: {exc.cause or exc}")
-                ],
-            )
+            return preview_unavailable(request, exc.cause or exc)
 
     # --- decisions: the update (with validator) and the signal share one rule set --------------
 
@@ -411,20 +378,7 @@ class ExecutionWorkflow:
     async def _record(self, inp: ExecutionInput, state: StepState) -> None:
         """Queue the step's outcome (see RecordQueue), once the decisions before it are in."""
         await self._desk.flush()
-        self._records.step_run(
-            StepRunRecord(
-                execution_id=inp.execution_id,
-                workflow_id=inp.definition.id,
-                step_id=state.id,
-                mode=state.mode,
-                status=state.status,
-                started_at=state.started_at,
-                ended_at=state.ended_at,
-                duration_ms=state.duration_ms,
-                summary=state.summary,
-                error=state.error,
-            )
-        )
+        self._records.step_run(StepRunRecord.of(inp.execution_id, inp.definition.id, state))
 
     def _bump(self) -> None:
         assert self._timeline is not None
