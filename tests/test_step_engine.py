@@ -324,13 +324,27 @@ def signalled(user_id: str) -> Decision:
     return Decision("create_crm_record", user_id, "approved", confirmations=CRM_CONFIRMATIONS)
 
 
-async def ignored_signals(engine: Engine, execution_id: str) -> list[str]:
+async def ignored_then_accepted(
+    engine: Engine, execution_id: str, temporal_client: Client, unknown: str, known: str
+) -> None:
+    """At create_crm_record, a signal from `unknown` is ignored with the reason under the step;
+    then one from `known` is accepted (the step moves on); the execution is then cancelled."""
+    await waiting_at(engine, execution_id, "create_crm_record")
+    handle = temporal_client.get_workflow_handle(execution_id)
+    await handle.signal(ExecutionWorkflow.approve_step, signalled(unknown))
     timeline = await eventually(
         lambda: engine.timeline(execution_id),
         lambda t: bool(step(t, "create_crm_record").ignored_signals),
     )
     assert step(timeline, "create_crm_record").status == "waiting_approval"
-    return step(timeline, "create_crm_record").ignored_signals
+    [ignored] = step(timeline, "create_crm_record").ignored_signals
+    assert f"unknown user {unknown!r}: name a known user or send their roles" in ignored
+
+    await handle.signal(ExecutionWorkflow.approve_step, signalled(known))
+    timeline = await waiting_at(engine, execution_id, "setup_billing_account")
+    assert [d.user_id for d in step(timeline, "create_crm_record").decisions] == [known]
+    await engine.cancel(execution_id)
+    await finished(engine, execution_id)
 
 
 async def test_a_signal_is_judged_by_the_users_the_execution_was_started_with(
@@ -339,20 +353,9 @@ async def test_a_signal_is_judged_by_the_users_the_execution_was_started_with(
     dora = User("dora", "Dora Approver", with_implied([Role.APPROVER]))
     directory = Engine(engine.client, DEFINITIONS, engine.task_queue, users={"dora": dora})
     execution_id = await directory.start("customer_onboarding", PREMIUM, BOB)
-    await waiting_at(directory, execution_id, "create_crm_record")
-    handle = temporal_client.get_workflow_handle(execution_id)
-
     # Carol is a demo user, but not one this execution was given: the workflow consults no
     # table of its own, so her signal is ignored and the timeline says why.
-    await handle.signal(ExecutionWorkflow.approve_step, signalled("carol"))
-    [ignored] = await ignored_signals(directory, execution_id)
-    assert "unknown user 'carol': name a known user or send their roles" in ignored
-
-    await handle.signal(ExecutionWorkflow.approve_step, signalled("dora"))
-    timeline = await waiting_at(directory, execution_id, "setup_billing_account")
-    assert [d.user_id for d in step(timeline, "create_crm_record").decisions] == ["dora"]
-    await directory.cancel(execution_id)
-    await finished(directory, execution_id)
+    await ignored_then_accepted(directory, execution_id, temporal_client, "carol", "dora")
 
 
 async def test_an_execution_started_before_known_users_knows_the_users_of_then(
@@ -361,20 +364,10 @@ async def test_an_execution_started_before_known_users_knows_the_users_of_then(
     # Its input has no known_users (as executions started by an older web process): signals
     # are judged by the engine's frozen copy of the users known then — the demo users.
     execution_id = f"before-known-users-{uuid.uuid4().hex[:8]}"
-    handle = await temporal_client.start_workflow(
+    await temporal_client.start_workflow(
         ExecutionWorkflow.run,
         ExecutionInput(execution_id, DEFINITIONS["customer_onboarding"], PREMIUM, "bob"),
         id=execution_id,
         task_queue=engine.task_queue,
     )
-    await waiting_at(engine, execution_id, "create_crm_record")
-
-    await handle.signal(ExecutionWorkflow.approve_step, signalled("dora"))
-    [ignored] = await ignored_signals(engine, execution_id)
-    assert "unknown user 'dora'" in ignored
-
-    await handle.signal(ExecutionWorkflow.approve_step, signalled("carol"))
-    timeline = await waiting_at(engine, execution_id, "setup_billing_account")
-    assert [d.user_id for d in step(timeline, "create_crm_record").decisions] == ["carol"]
-    await engine.cancel(execution_id)
-    await finished(engine, execution_id)
+    await ignored_then_accepted(engine, execution_id, temporal_client, "dora", "carol")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.domain.approvals import ApprovalRequest, Decision
@@ -126,16 +126,10 @@ class ApprovalView:
 
     @classmethod
     def asking(cls, request: ApprovalRequest, waiting_since: str, expires_at: str) -> ApprovalView:
-        return cls(
-            confirmations=request.confirmations,
-            typed_phrase=request.typed_phrase,
-            required_approvals=request.required_approvals,
-            approvers_group=request.approvers_group,
-            four_eyes=request.four_eyes,
-            started_by=request.started_by,
-            waiting_since=waiting_since,
-            expires_at=expires_at,
-        )
+        """What `request` asks, for the timeline (all of it but the step id it belongs to)."""
+        asked = asdict(request)
+        del asked["step_id"]
+        return cls(**asked, waiting_since=waiting_since, expires_at=expires_at)
 
 
 @dataclass
@@ -241,18 +235,9 @@ class StepRunRecord:
     @classmethod
     def of(cls, execution_id: str, workflow_id: str, state: StepState) -> StepRunRecord:
         """The step run's record as the timeline shows it now."""
-        return cls(
-            execution_id=execution_id,
-            workflow_id=workflow_id,
-            step_id=state.id,
-            mode=state.mode,
-            status=state.status,
-            started_at=state.started_at,
-            ended_at=state.ended_at,
-            duration_ms=state.duration_ms,
-            summary=state.summary,
-            error=state.error,
-        )
+        s = state
+        return cls(execution_id, workflow_id, s.id, s.mode, s.status, s.started_at, s.ended_at,
+                   s.duration_ms, s.summary, s.error)  # fmt: skip
 
 
 @dataclass

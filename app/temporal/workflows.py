@@ -94,16 +94,9 @@ class ExecutionWorkflow:
             ],
         )
         self._records.started(
-            ExecutionStarted(
-                execution_id=inp.execution_id,
-                workflow_id=definition.id,
-                workflow_name=definition.name,
-                definition_hash=definition.version_hash,
-                input=inp.input,
-                started_by=inp.started_by,
-                started_at=now,
-            )
-        )
+            ExecutionStarted(inp.execution_id, definition.id, definition.name,
+                             definition.version_hash, inp.input, inp.started_by, now)
+        )  # fmt: skip
         context: dict[str, Any] = {
             "input": inp.input,
             "steps": {},
