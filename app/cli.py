@@ -77,14 +77,19 @@ def cmd_worker(settings: Settings) -> None:
 
 async def _run_worker(settings: Settings) -> None:
     from app.db.engine import tables_bound
-    from app.temporal.actions import FAULTS
+    from app.steps.service import evaluate_after_outcome
     from app.temporal.client import connect
     from app.temporal.worker import build_worker
 
     await check_database(settings.database_url)
     client = await connect(settings)
-    FAULTS.enabled = settings.fault_injection  # the process's switch, read by every action
-    worker = build_worker(client, settings.task_queue)
+    # The engine's promotion hook is the steps' rules; fault injections only where switched on.
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        on_outcome=evaluate_after_outcome,
+        fault_injection=settings.fault_injection,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

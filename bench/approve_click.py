@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 
 from playwright.async_api import Page, async_playwright
 
+from app.approvals.service import DecisionService
+from app.domain.approvals import Decision, DecisionAction
 from app.domain.identity import DEMO_USERS
 from app.domain.modes import DeploymentMode
 from app.domain.statuses import StepStatus
@@ -72,12 +74,13 @@ async def click_once(page: Page, service: ExecutionService) -> float:
     return elapsed
 
 
-async def floor_once(service: ExecutionService) -> float:
+async def floor_once(service: ExecutionService, decisions: DecisionService) -> float:
     execution_id = await service.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
     await waiting_at(service, execution_id, "create_crm_record")
     started = time.perf_counter()
-    await service.decide(execution_id, "create_crm_record", DEMO_USERS["carol"], "approved",
-                         confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    decision = Decision.by(DEMO_USERS["carol"], "create_crm_record", DecisionAction.APPROVED,
+                           source="api", confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    await decisions.decide(execution_id, decision)
     while True:
         timeline = await service.timeline(execution_id)
         if timeline.steps[2].status == StepStatus.COMPLETED:
@@ -98,6 +101,7 @@ async def main() -> None:
         await automate_every_step(onboarding)
         await set_mode(onboarding, "create_crm_record", DeploymentMode.VALIDATION_REQUIRED)
         service = ExecutionService(bench.client, DEFINITIONS, bench.task_queue)
+        decisions = DecisionService(bench.client)
         # The worker and the web server as in production: separate processes.
         with bench.child("-m", "app.cli", "worker"), bench.web() as web:
             async with async_playwright() as playwright:
@@ -112,7 +116,7 @@ async def main() -> None:
                 await page.wait_for_url("**/")
                 for index in range(args.runs + 3):  # three of each warm up
                     click = await click_once(page, service)
-                    floor = await floor_once(service)
+                    floor = await floor_once(service, decisions)
                     if index >= 3:
                         clicks.append(click)
                         floors.append(floor)

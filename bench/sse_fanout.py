@@ -45,7 +45,7 @@ from app.domain.definitions import WorkflowDefinition, parse_definition
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService
 from app.steps.seeding import seed_step_configs
-from app.temporal.actions import ACTION_NAMES, step_action
+from app.temporal.actions import ACTION_NAMES, ActionActivities, step_action
 from app.temporal.contracts import ActionInput, ActionResult, Timeline
 from app.web.identity import SESSION_COOKIE, sign
 from bench.report import machine_in_detail, note, percentile
@@ -61,18 +61,21 @@ CRM_CONFIRMATIONS = ["I have reviewed the customer data", "I confirm this is for
 # --- the worker process: the real worker plus one slow activity -----------------------------
 
 
-@step_action("bench_work")
-async def bench_work(inp: ActionInput) -> ActionResult:
-    """Work that takes a while, like a call to a slow system."""
-    seconds = float(inp.params.get("seconds", 1.0))
-    await asyncio.sleep(seconds)
-    return ActionResult(summary=f"worked {seconds:.1f}s")
+class BenchActions(ActionActivities):
+    """The real actions plus `bench_work`."""
+
+    @step_action("bench_work")
+    async def bench_work(self, inp: ActionInput) -> ActionResult:
+        """Work that takes a while, like a call to a slow system."""
+        seconds = float(inp.params.get("seconds", 1.0))
+        await asyncio.sleep(seconds)
+        return ActionResult(summary=f"worked {seconds:.1f}s")
 
 
 async def run_worker() -> None:
     client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
     # The real worker's workflows and activities, whatever they are today, plus bench_work.
-    worker = bench_worker(client, os.environ["TEMPORAL_TASK_QUEUE"], activities=[bench_work])
+    worker = bench_worker(client, os.environ["TEMPORAL_TASK_QUEUE"], actions=BenchActions)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -9,10 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -22,6 +21,8 @@ from temporalio.worker import Worker
 from app.db.engine import migrate, tables_bound
 from app.devstack import free_port, scratch_database, temporal_cli
 from app.settings import REPO_ROOT, Settings
+from app.steps.promotion import evaluate_after_outcome
+from app.temporal.actions import ActionActivities
 from app.temporal.client import connect
 from app.temporal.worker import build_worker
 
@@ -88,18 +89,22 @@ def bench_worker(
     task_queue: str,
     *,
     workflows: Sequence[type] = (),
-    activities: Sequence[Callable[..., Any]] = (),
+    actions: type[ActionActivities] = ActionActivities,
 ) -> Worker:
-    """The real worker — whatever `app.temporal.worker.build_worker` registers — on `task_queue`,
-    plus a benchmark's own workflows and activities."""
+    """The real worker — what `app.temporal.worker.build_worker` registers, with the steps'
+    promotion hook and no fault injection, as `stepladder worker` runs — on `task_queue`, plus a
+    benchmark's own workflows and actions (an ActionActivities subclass)."""
     # Only the template's configuration is used: it is built on a queue of its own, never run.
-    # MERGE (r-engine): build_worker(client, queue, on_outcome=evaluate_after_outcome,
-    # fault_injection=False), with evaluate_after_outcome from app.steps.service.
-    template = build_worker(client, f"{task_queue}-template")
+    template = build_worker(
+        client,
+        f"{task_queue}-template",
+        on_outcome=evaluate_after_outcome,
+        fault_injection=False,
+        actions=actions,
+    )
     config = template.config()
     config["task_queue"] = task_queue
     config["workflows"] = [*config.get("workflows", []), *workflows]
-    config["activities"] = [*config.get("activities", []), *activities]
     return Worker(**config)
 
 
@@ -135,11 +140,11 @@ class Stack:
         *,
         task_queue: str = "",
         workflows: Sequence[type] = (),
-        activities: Sequence[Callable[..., Any]] = (),
+        actions: type[ActionActivities] = ActionActivities,
     ) -> Worker:
         """A worker in this process (use `async with`), on the stack's queue unless named."""
         queue = task_queue or self.task_queue
-        return bench_worker(self.client, queue, workflows=workflows, activities=activities)
+        return bench_worker(self.client, queue, workflows=workflows, actions=actions)
 
     def web(self, **overrides: str) -> AbstractContextManager[WebProcess]:
         """`stepladder web` on this stack, on a free port (use `with`)."""

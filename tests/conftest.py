@@ -23,14 +23,13 @@ from temporalio.worker import Worker
 from app.db.engine import migrate, tables_bound
 from app.db.tables import TABLES
 from app.devstack import scratch_database
-from app.executions.service import ExecutionService
 from app.settings import Settings
 from app.steps.seeding import seed_step_configs
-from app.temporal.actions import FAULTS
+from app.steps.service import evaluate_after_outcome
 from app.temporal.worker import build_worker
 from app.web.app import create_app
 from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
-from tests.helpers import DEFINITIONS
+from tests.helpers import DEFINITIONS, Engine
 
 pytest_plugins = ["tests.browser"]
 
@@ -76,8 +75,12 @@ def settings(database_url: str, temporal_client: Client) -> Settings:
 @pytest.fixture(scope="session")
 async def worker(settings: Settings, temporal_client: Client) -> AsyncIterator[Worker]:
     """A real worker for the whole session, on the session's own task queue."""
-    FAULTS.enabled = settings.fault_injection  # as `stepladder worker` does
-    running = build_worker(temporal_client, settings.task_queue)
+    running = build_worker(
+        temporal_client,
+        settings.task_queue,
+        on_outcome=evaluate_after_outcome,  # as `stepladder worker` does
+        fault_injection=settings.fault_injection,
+    )
     async with running:
         yield running
 
@@ -133,10 +136,11 @@ async def client(app: Litestar, worker: Worker) -> AsyncIterator[httpx.AsyncClie
 @pytest.fixture
 async def engine(
     temporal_client: Client, settings: Settings, worker: Worker, database_url: str
-) -> ExecutionService:
-    """The execution service on the session worker, step configurations seeded (defaults)."""
+) -> Engine:
+    """The execution service (and decisions) on the session worker, step configurations
+    seeded (defaults)."""
     await seed_step_configs(DEFINITIONS.values())
-    return ExecutionService(temporal_client, DEFINITIONS, settings.task_queue)
+    return Engine(temporal_client, DEFINITIONS, settings.task_queue)
 
 
 def signed_in(client: httpx.AsyncClient, settings: Settings, user: str) -> httpx.AsyncClient:

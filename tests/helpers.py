@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from app.approvals.service import DecisionService
 from app.db.tables import StepConfig
 from app.definitions.loader import load_definitions
+from app.domain.approvals import Decision
 from app.domain.definitions import WorkflowDefinition
+from app.domain.identity import User
 from app.domain.modes import PROMOTION_PATH, ImpactLevel
 from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT
 from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
-from app.temporal.contracts import Timeline
+from app.temporal.contracts import DecisionOutcome, Timeline
 
 T = TypeVar("T")
 
@@ -36,6 +39,24 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
         await asyncio.sleep(interval)
+
+
+class Engine(ExecutionService):
+    """The execution service plus deciding as a signed-in user would (`DecisionService`, the
+    decision built by `Decision.by`, source "web" unless said) — what most engine tests do."""
+
+    async def decide(
+        self,
+        execution_id: str,
+        step_id: str,
+        user: User,
+        action: str,
+        *,
+        source: str = "web",
+        **details: Any,
+    ) -> DecisionOutcome:
+        decision = Decision.by(user, step_id, action, source=source, **details)
+        return await DecisionService(self.client, self.records).decide(execution_id, decision)
 
 
 DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)

@@ -11,13 +11,20 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from app.db.demo import DemoSystems
+from app.db.records import Records
 from app.db.tables import DemoContact, FaultInjection, StepConfig
 from app.steps.seeding import seed_step_configs
-from app.temporal.actions import FAULTS, create_crm_record, mode_of_failure, validate_email
+from app.temporal.actions import ActionActivities, FaultSwitch, mode_of_failure
 from app.temporal.contracts import ActionInput, ActionResult, ModeLookup
 from tests.helpers import DEFINITIONS
 
 CRM_PARAMS = {"email": "ada@example.com", "name": "Ada", "tier": "basic", "credit_limit": 1000}
+
+
+def actions(fault_injection: bool = True) -> ActionActivities:
+    """The action activities as a worker builds them (the test session injects faults)."""
+    return ActionActivities(DemoSystems(), Records(), FaultSwitch(enabled=fault_injection))
 
 
 async def set_mode(step_id: str, mode: str) -> ModeLookup:
@@ -33,7 +40,7 @@ def action_input(step_id: str, params: dict[str, object], lookup: ModeLookup | N
 async def test_an_automatic_mode_runs_the_action_and_reports_the_mode(database_url: str) -> None:
     lookup = await set_mode("create_crm_record", "auto_monitored")
     result: ActionResult = await ActivityEnvironment().run(
-        create_crm_record, action_input("create_crm_record", CRM_PARAMS, lookup)
+        actions().create_crm_record, action_input("create_crm_record", CRM_PARAMS, lookup)
     )
     assert (result.ran, result.mode) == (True, "auto_monitored")
     assert await DemoContact.count() == 1
@@ -45,7 +52,7 @@ async def test_an_approval_mode_returns_before_the_action_touches_anything(
 ) -> None:
     lookup = await set_mode("create_crm_record", mode)
     result: ActionResult = await ActivityEnvironment().run(
-        create_crm_record, action_input("create_crm_record", CRM_PARAMS, lookup)
+        actions().create_crm_record, action_input("create_crm_record", CRM_PARAMS, lookup)
     )
     assert (result.ran, result.mode) == (False, mode)
     assert await DemoContact.count() == 0
@@ -55,7 +62,7 @@ async def test_without_a_mode_check_the_action_just_runs(database_url: str) -> N
     # After an approval the workflow knows the mode: the activity does not read it again.
     await set_mode("create_crm_record", "validation_required")
     result: ActionResult = await ActivityEnvironment().run(
-        create_crm_record, action_input("create_crm_record", CRM_PARAMS, None)
+        actions().create_crm_record, action_input("create_crm_record", CRM_PARAMS, None)
     )
     assert (result.ran, result.mode) == (True, "")
     assert await DemoContact.count() == 1
@@ -67,7 +74,8 @@ async def test_a_failure_keeps_its_message_and_retry_flag_and_names_the_mode(
     lookup = await set_mode("validate_email", "always_auto")
     with pytest.raises(ApplicationError) as failure:
         await ActivityEnvironment().run(
-            validate_email, action_input("validate_email", {"email": "not an address"}, lookup)
+            actions().validate_email,
+            action_input("validate_email", {"email": "not an address"}, lookup),
         )
     assert failure.value.message == "'not an address' is not a valid email address"
     assert failure.value.non_retryable
@@ -81,7 +89,7 @@ async def test_an_unexpected_exception_becomes_an_error_of_its_type_with_the_mod
     with pytest.raises(ApplicationError) as failure:
         # No "tier": the action's own KeyError, reported as Temporal would, plus the mode.
         await ActivityEnvironment().run(
-            create_crm_record,
+            actions().create_crm_record,
             action_input("create_crm_record", {"email": "x@y.z", "name": "X"}, lookup),  # fmt: skip
         )
     assert failure.value.type == "KeyError" and not failure.value.non_retryable
@@ -90,16 +98,16 @@ async def test_an_unexpected_exception_becomes_an_error_of_its_type_with_the_mod
 
 @pytest.mark.parametrize("enabled", [True, False])
 async def test_injected_faults_apply_only_where_fault_injection_is_on(
-    database_url: str, enabled: bool, monkeypatch: pytest.MonkeyPatch
+    database_url: str, enabled: bool
 ) -> None:
-    monkeypatch.setattr(FAULTS, "enabled", enabled)
     lookup = await set_mode("validate_email", "always_auto")
     await FaultInjection.insert(
         FaultInjection(workflow_id="customer_onboarding", step_id="validate_email",
                        failure_rate=1.0, set_by="ada", set_at=datetime.now(UTC))
     )  # fmt: skip
     run = ActivityEnvironment().run(
-        validate_email, action_input("validate_email", {"email": "a@b.co"}, lookup)
+        actions(enabled).validate_email,
+        action_input("validate_email", {"email": "a@b.co"}, lookup),
     )
     if enabled:
         with pytest.raises(ApplicationError, match="injected fault"):
@@ -111,6 +119,6 @@ async def test_injected_faults_apply_only_where_fault_injection_is_on(
 async def test_without_a_mode_check_a_failure_is_the_actions_own(database_url: str) -> None:
     with pytest.raises(ApplicationError) as failure:
         await ActivityEnvironment().run(
-            validate_email, action_input("validate_email", {"email": "nope"}, None)
+            actions().validate_email, action_input("validate_email", {"email": "nope"}, None)
         )
     assert mode_of_failure(failure.value) == ""

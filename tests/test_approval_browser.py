@@ -10,10 +10,10 @@ from playwright.async_api import Browser, Page, expect
 from temporalio.client import Client
 
 from app.db.tables import DemoBillingAccount, DemoContact
+from app.domain.approvals import Decision
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService
 from app.settings import REPO_ROOT
-from app.temporal.contracts import DecisionInput
 from tests.browser import sign_in
 from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
 
@@ -141,7 +141,7 @@ async def test_a_live_update_while_ticking_boxes_keeps_what_was_entered(
     # Something else changes the timeline meanwhile: an invalid signal, shown under the step.
     await temporal_client.get_workflow_handle(execution_id).signal(
         "approve_step",
-        DecisionInput(step_id="create_crm_record", user_id="vera", action="approved"),
+        Decision(step_id="create_crm_record", user_id="vera", action="approved"),
     )
     await expect(card).to_contain_text("Ignored signal", timeout=LIVE)
     await expect(card.get_by_label(CRM_CONFIRMATIONS[0])).to_be_checked()

@@ -16,6 +16,7 @@ from app.db.tables import DemoContact, StepRun
 from app.definitions.loader import load_definitions
 from app.domain.definitions import WorkflowDefinition
 from app.settings import REPO_ROOT
+from app.steps.service import evaluate_after_outcome
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import ExecutionInput, Timeline
 from app.temporal.worker import build_worker
@@ -38,7 +39,9 @@ async def run_to_end(
 ) -> tuple[str, Timeline]:
     queue = f"timeout-{uuid.uuid4().hex[:8]}"
     execution_id = f"timeout-{uuid.uuid4().hex[:8]}"
-    async with build_worker(env.client, queue):
+    async with build_worker(
+        env.client, queue, on_outcome=evaluate_after_outcome, fault_injection=False
+    ):
         handle = await env.client.start_workflow(
             ExecutionWorkflow.run,
             ExecutionInput(execution_id, definition, PREMIUM, started_by="bob"),

@@ -13,11 +13,10 @@ from temporalio.client import Client
 
 from app.db.tables import ApprovalDecision, DemoContact, StepConfig, StepRun
 from app.domain.identity import DEMO_USERS
-from app.executions.service import ExecutionService
 from app.settings import Settings
 from app.steps.seeding import seed_step_configs
 from tests.browser import free_port
-from tests.helpers import DEFINITIONS, finished, waiting_at
+from tests.helpers import DEFINITIONS, Engine, finished, waiting_at
 from tests.test_worker_restart import worker_process
 
 BASIC = {"name": "Outage", "email": "outage@example.com", "tier": "basic"}
@@ -70,7 +69,7 @@ async def relay_to(target_port: int) -> AsyncIterator[Relay]:
 @contextlib.asynccontextmanager
 async def engine_behind_relay(
     client: Client, settings: Settings, database_url: str
-) -> AsyncIterator[tuple[ExecutionService, Relay]]:
+) -> AsyncIterator[tuple[Engine, Relay]]:
     """A `stepladder worker` process that reaches PostgreSQL only through a relay, and an
     engine starting executions on its queue; the test itself reaches PostgreSQL directly."""
     await seed_step_configs(DEFINITIONS.values())
@@ -79,7 +78,7 @@ async def engine_behind_relay(
     async with relay_to(pg_port) as relay:
         via_relay = database_url.replace(f":{pg_port}/", f":{relay.port}/")
         async with worker_process(settings, queue, database_url=via_relay):
-            yield ExecutionService(client, DEFINITIONS, queue), relay
+            yield Engine(client, DEFINITIONS, queue), relay
 
 
 async def test_decisions_and_outcomes_recorded_during_an_outage_land_once_it_ends(

@@ -8,26 +8,26 @@ import asyncio
 import uuid
 
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from app.db.tables import Execution, StepRun
 from app.domain.definitions import parse_definition
-from app.temporal.actions import ACTION_NAMES, ACTIONS, step_action
+from app.steps.service import evaluate_after_outcome
+from app.temporal.actions import ACTION_NAMES, ActionActivities, step_action
 from app.temporal.contracts import ActionInput, ActionResult, ExecutionInput
-from app.temporal.previews import build_preview
-from app.temporal.recording import RECORDING_ACTIVITIES
-from app.temporal.worker import workflow_runner
-from app.temporal.workflows import FLUSH_AFTER, ExecutionWorkflow
+from app.temporal.record_queue import FLUSH_AFTER
+from app.temporal.worker import build_worker
+from app.temporal.workflows import ExecutionWorkflow
 from tests.helpers import eventually
 
 RELEASE = asyncio.Event()
 
 
-@step_action("wait_for_release")
-async def wait_for_release(inp: ActionInput) -> ActionResult:
-    """A step that runs until the test lets it finish, like a call to a slow system."""
-    await RELEASE.wait()
-    return ActionResult(summary="released")
+class ActionsWithASlowStep(ActionActivities):
+    @step_action("wait_for_release")
+    async def wait_for_release(self, inp: ActionInput) -> ActionResult:
+        """A step that runs until the test lets it finish, like a call to a slow system."""
+        await RELEASE.wait()
+        return ActionResult(summary="released")
 
 
 DEFINITION = parse_definition(
@@ -53,10 +53,9 @@ async def test_records_land_within_a_second_while_the_next_step_runs(
     queue = f"records-{uuid.uuid4().hex[:8]}"
     execution_id = f"records-{uuid.uuid4().hex[:8]}"
     RELEASE.clear()
-    async with Worker(
-        temporal_client, task_queue=queue, workflows=[ExecutionWorkflow],
-        activities=[*ACTIONS, *RECORDING_ACTIVITIES, build_preview, wait_for_release],
-        workflow_runner=workflow_runner(),
+    async with build_worker(
+        temporal_client, queue, on_outcome=evaluate_after_outcome, fault_injection=False,
+        actions=ActionsWithASlowStep,
     ):  # fmt: skip
         handle = await temporal_client.start_workflow(
             ExecutionWorkflow.run,

@@ -22,12 +22,12 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from app.approvals.service import DecisionRefused
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
-from app.executions.service import DecisionRefused, ExecutionService
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
-from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
+from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, Engine, finished, waiting_at
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORD = os.environ.get("STEPLADDER_RECORD_HISTORIES") == "1"
@@ -39,11 +39,27 @@ def load_history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
 
 
+# The record activities of executions started before the patch "mode-read-with-action".
+LEGACY_RECORDS = {"record_execution_started", "record_step_runs", "record_execution_finished"}
+
+
+def activities_run(history: WorkflowHistory) -> set[str]:
+    """The activity types a history ran: scheduled activities and local ones (their markers)."""
+    names = set()
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            names.add(event.activity_task_scheduled_event_attributes.activity_type.name)
+        marker = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and "data" in marker.details:
+            names.add(json.loads(marker.details["data"].payloads[0].data)["activity_type"])
+    return names
+
+
 def replayer() -> Replayer:
     return Replayer(workflows=[ExecutionWorkflow], workflow_runner=workflow_runner())
 
 
-async def approved_journey(engine: ExecutionService) -> str:
+async def approved_journey(engine: Engine) -> str:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
     with pytest.raises(DecisionRefused):  # refused by the validator: stays out of history
@@ -57,7 +73,7 @@ async def approved_journey(engine: ExecutionService) -> str:
     return execution_id
 
 
-async def rejected_after_mode_switch(engine: ExecutionService) -> str:
+async def rejected_after_mode_switch(engine: Engine) -> str:
     await StepConfig.update({StepConfig.mode: "always_auto"}).where(
         StepConfig.step_id == "create_crm_record"
     )
@@ -68,7 +84,7 @@ async def rejected_after_mode_switch(engine: ExecutionService) -> str:
     return execution_id
 
 
-async def cancelled_while_waiting(engine: ExecutionService) -> str:
+async def cancelled_while_waiting(engine: Engine) -> str:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
     await engine.cancel(execution_id)
@@ -84,12 +100,16 @@ SCENARIOS = {
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_a_fresh_history_replays_deterministically(
-    name: str, engine: ExecutionService, temporal_client: Client
+    name: str, engine: Engine, temporal_client: Client
 ) -> None:
     execution_id = await SCENARIOS[name](engine)
     await finished(engine, execution_id)
     history = await temporal_client.get_workflow_handle(execution_id).fetch_history()
     await replayer().replay_workflow(history)
+    # One recording path for new executions: record_progress (+ record_decision), never the
+    # legacy record activities, which stay registered for older executions only.
+    ran = activities_run(history)
+    assert "record_progress" in ran and not ran & LEGACY_RECORDS, ran
     if RECORD:
         (HISTORIES / f"{name}.json").write_text(
             json.dumps({"workflow_id": execution_id, "history": json.loads(history.to_json())},
@@ -104,6 +124,13 @@ async def test_recorded_histories_replay_against_the_current_workflow(path: Path
     history = load_history(path)
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+def test_histories_from_before_the_patch_took_the_legacy_record_path() -> None:
+    # What the executions the legacy record activities stay registered for look like.
+    for path in sorted((HISTORIES / "v1").glob("*.json")):
+        ran = activities_run(load_history(path))
+        assert "record_progress" not in ran and ran & LEGACY_RECORDS, (path.name, ran)
 
 
 def test_every_scenario_has_a_recorded_history() -> None:

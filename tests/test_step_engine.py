@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
+from app.approvals.service import DecisionRefused
 from app.db.tables import (
     ApprovalDecision,
     DemoBillingAccount,
@@ -20,14 +22,15 @@ from app.db.tables import (
     StepConfig,
     StepRun,
 )
-from app.domain.approvals import RefusalKind
-from app.domain.identity import DEMO_USERS
-from app.executions.service import DecisionRefused, ExecutionService
-from app.temporal.contracts import StepState, Timeline
+from app.domain.approvals import Decision, RefusalKind
+from app.domain.identity import DEMO_USERS, Role, User, with_implied
+from app.temporal.contracts import ExecutionInput, StepState, Timeline
+from app.temporal.workflows import ExecutionWorkflow
 from tests.helpers import (
     CRM_CONFIRMATIONS,
     DEFINITIONS,
     PREMIUM,
+    Engine,
     eventually,
     finished,
     waiting_at,
@@ -47,7 +50,7 @@ async def refused(coro: Awaitable[object]) -> DecisionRefused:
 
 
 async def test_full_onboarding_journey_waits_for_each_approval_and_writes_once(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
 
@@ -145,7 +148,7 @@ async def test_full_onboarding_journey_waits_for_each_approval_and_writes_once(
 
 
 async def test_crm_preview_of_a_returning_customer_shows_old_and_new_values(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     from datetime import UTC, datetime
 
@@ -169,7 +172,7 @@ async def test_crm_preview_of_a_returning_customer_shows_old_and_new_values(
 
 
 async def test_rejection_with_reason_stops_the_execution_and_writes_nothing(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
@@ -202,7 +205,7 @@ async def test_rejection_with_reason_stops_the_execution_and_writes_nothing(
 
 
 async def test_a_decision_on_a_step_that_is_not_waiting_is_refused_and_changes_nothing(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     before = await waiting_at(engine, execution_id, "create_crm_record")
@@ -222,14 +225,14 @@ async def test_a_decision_on_a_step_that_is_not_waiting_is_refused_and_changes_n
 
 
 async def test_two_required_approvals_need_two_different_people(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     from dataclasses import replace
 
     base = DEFINITIONS["customer_onboarding"]
     crm = replace(base.step("create_crm_record"), required_approvals=2)
     definition = replace(base, steps=[crm if s.id == crm.id else s for s in base.steps])
-    two_person = ExecutionService(engine.client, {base.id: definition}, engine.task_queue)
+    two_person = Engine(engine.client, {base.id: definition}, engine.task_queue)
     execution_id = await two_person.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(two_person, execution_id, "create_crm_record")
 
@@ -253,7 +256,7 @@ async def test_two_required_approvals_need_two_different_people(
 
 
 async def test_switching_a_mode_while_an_execution_runs_changes_that_execution(
-    engine: ExecutionService,
+    engine: Engine,
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
@@ -274,7 +277,7 @@ async def test_switching_a_mode_while_an_execution_runs_changes_that_execution(
 
 
 async def test_the_cli_signal_approves_and_an_invalid_signal_is_ignored_with_its_reason(
-    engine: ExecutionService, temporal_client: Client
+    engine: Engine, temporal_client: Client
 ) -> None:
     execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
@@ -314,3 +317,57 @@ async def test_the_cli_signal_approves_and_an_invalid_signal_is_ignored_with_its
     assert [(d["user_id"], d["accepted"], d["source"]) for d in sources] == [
         ("vera", False, "cli"), ("carol", True, "cli"),
     ]  # fmt: skip
+
+
+def signalled(user_id: str) -> Decision:
+    """An approval of create_crm_record as `temporal workflow signal` sends it: no roles."""
+    return Decision("create_crm_record", user_id, "approved", confirmations=CRM_CONFIRMATIONS)
+
+
+async def ignored_then_accepted(
+    engine: Engine, execution_id: str, temporal_client: Client, unknown: str, known: str
+) -> None:
+    """At create_crm_record, a signal from `unknown` is ignored with the reason under the step;
+    then one from `known` is accepted (the step moves on); the execution is then cancelled."""
+    await waiting_at(engine, execution_id, "create_crm_record")
+    handle = temporal_client.get_workflow_handle(execution_id)
+    await handle.signal(ExecutionWorkflow.approve_step, signalled(unknown))
+    timeline = await eventually(
+        lambda: engine.timeline(execution_id),
+        lambda t: bool(step(t, "create_crm_record").ignored_signals),
+    )
+    assert step(timeline, "create_crm_record").status == "waiting_approval"
+    [ignored] = step(timeline, "create_crm_record").ignored_signals
+    assert f"unknown user {unknown!r}: name a known user or send their roles" in ignored
+
+    await handle.signal(ExecutionWorkflow.approve_step, signalled(known))
+    timeline = await waiting_at(engine, execution_id, "setup_billing_account")
+    assert [d.user_id for d in step(timeline, "create_crm_record").decisions] == [known]
+    await engine.cancel(execution_id)
+    await finished(engine, execution_id)
+
+
+async def test_a_signal_is_judged_by_the_users_the_execution_was_started_with(
+    engine: Engine, temporal_client: Client
+) -> None:
+    dora = User("dora", "Dora Approver", with_implied([Role.APPROVER]))
+    directory = Engine(engine.client, DEFINITIONS, engine.task_queue, users={"dora": dora})
+    execution_id = await directory.start("customer_onboarding", PREMIUM, BOB)
+    # Carol is a demo user, but not one this execution was given: the workflow consults no
+    # table of its own, so her signal is ignored and the timeline says why.
+    await ignored_then_accepted(directory, execution_id, temporal_client, "carol", "dora")
+
+
+async def test_an_execution_started_before_known_users_knows_the_users_of_then(
+    engine: Engine, temporal_client: Client
+) -> None:
+    # Its input has no known_users (as executions started by an older web process): signals
+    # are judged by the engine's frozen copy of the users known then — the demo users.
+    execution_id = f"before-known-users-{uuid.uuid4().hex[:8]}"
+    await temporal_client.start_workflow(
+        ExecutionWorkflow.run,
+        ExecutionInput(execution_id, DEFINITIONS["customer_onboarding"], PREMIUM, "bob"),
+        id=execution_id,
+        task_queue=engine.task_queue,
+    )
+    await ignored_then_accepted(engine, execution_id, temporal_client, "dora", "carol")

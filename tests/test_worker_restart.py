@@ -23,10 +23,9 @@ from app.db.tables import (
     StepRun,
 )
 from app.domain.identity import DEMO_USERS
-from app.executions.service import ExecutionService
 from app.settings import Settings
 from app.steps.seeding import seed_step_configs
-from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, finished, waiting_at
+from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, Engine, finished, waiting_at
 
 STEPLADDER = Path(sys.executable).parent / "stepladder"
 
@@ -54,7 +53,7 @@ async def test_a_new_worker_picks_up_a_waiting_execution_and_completes_it_exactl
 ) -> None:
     await seed_step_configs(DEFINITIONS.values())
     queue = f"restart-{uuid.uuid4().hex[:8]}"
-    engine = ExecutionService(temporal_client, DEFINITIONS, queue)
+    engine = Engine(temporal_client, DEFINITIONS, queue)
 
     async with worker_process(settings, queue) as first:
         execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])

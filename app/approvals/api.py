@@ -13,10 +13,11 @@ from litestar.params import JSONBody
 from app.approvals import inbox
 from app.approvals.inbox import WaitingApproval
 from app.approvals.schemas import REFUSAL_STATUS, ApproveRequest, DecisionResponse, RejectRequest
-from app.domain.approvals import DecisionAction
+from app.approvals.service import DecisionRefused, DecisionService
+from app.domain.approvals import Decision, DecisionAction
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
-from app.executions.service import DecisionRefused, ExecutionService, UnknownExecution
+from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
 from app.web.errors import error_responses
 
@@ -32,13 +33,14 @@ class StepDecision:
     execution_id: str
     step_id: str
     user: User
-    executions: ExecutionService
+    decisions: DecisionService
     live: LiveUpdates
 
     async def make(self, action: DecisionAction, **details: Any) -> DecisionResponse:
         try:
-            outcome = await self.executions.decide(
-                self.execution_id, self.step_id, self.user, action, source="api", **details
+            outcome = await self.decisions.decide(
+                self.execution_id,
+                Decision.by(self.user, self.step_id, action, source="api", **details),
             )
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
@@ -62,10 +64,10 @@ def _step_decision(
     request: Request[User, Any, Any],
     execution_id: str,
     step_id: str,
-    executions: NamedDependency[ExecutionService],
+    decisions: NamedDependency[DecisionService],
     live: NamedDependency[LiveUpdates],
 ) -> StepDecision:
-    return StepDecision(execution_id, step_id, request.user, executions, live)
+    return StepDecision(execution_id, step_id, request.user, decisions, live)
 
 
 class ApprovalApi(Controller):

@@ -13,8 +13,10 @@ from litestar.response import Redirect, Template
 
 from app.approvals.inbox import for_user
 from app.approvals.schemas import REFUSAL_STATUS
+from app.approvals.service import DecisionRefused, DecisionService
+from app.domain.approvals import Decision
 from app.domain.identity import User
-from app.executions.service import DecisionRefused, ExecutionService, UnknownExecution
+from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
 from app.settings import Settings
 
@@ -28,7 +30,7 @@ class ApprovalPages(Controller):
         request: HTMXRequest,
         execution_id: str,
         step_id: str,
-        executions: NamedDependency[ExecutionService],
+        decisions: NamedDependency[DecisionService],
         live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
     ) -> Redirect | Template:
@@ -42,9 +44,10 @@ class ApprovalPages(Controller):
         entered = {"action": action, "confirmations": confirmations,
                    "typed_confirmation": typed, "reason": reason}  # fmt: skip
         try:
-            await executions.decide(
-                execution_id, step_id, request.user, action, confirmations=confirmations,
-                typed_confirmation=typed, reason=reason, source="web",
+            await decisions.decide(
+                execution_id,
+                Decision.by(request.user, step_id, action, source="web",
+                            confirmations=confirmations, typed_confirmation=typed, reason=reason),
             )  # fmt: skip
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.domain.approvals import ApprovalRequest, Decision
 from app.domain.definitions import WorkflowDefinition
+from app.domain.statuses import ExecutionStatus, StepStatus
 
 WORKFLOW_TYPE = "StepladderExecution"
+
+
+@dataclass
+class KnownUser:
+    """A user the execution knows by name: judges an `approve_step` signal that names the user
+    but carries no roles."""
+
+    roles: list[str]
+    groups: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -16,6 +27,9 @@ class ExecutionInput:
     definition: WorkflowDefinition
     input: dict[str, Any]
     started_by: str
+    # The user directory at start (ExecutionService fills it). None in executions started
+    # before the field existed: those use app.temporal.decision_desk.USERS_KNOWN_BEFORE_INPUT.
+    known_users: dict[str, KnownUser] | None = None
 
 
 @dataclass
@@ -110,33 +124,12 @@ class ApprovalView:
     waiting_since: str = ""
     expires_at: str = ""
 
-
-@dataclass
-class DecisionInput:
-    """A decision sent as the `decide` update (web, API) or the `approve_step` signal (CLI).
-    The signal's documented fields come first; `roles`/`groups` are filled by the web layer
-    from the signed-in user (a signal without them uses the known user's roles)."""
-
-    step_id: str
-    user_id: str
-    action: str
-    reason: str = ""
-    confirmations: list[str] = field(default_factory=list)
-    typed_confirmation: str = ""
-    source: str = "cli"
-    roles: list[str] | None = None
-    groups: list[str] | None = None
-
-
-@dataclass
-class DecisionView:
-    user_id: str
-    action: str
-    decided_at: str
-    source: str
-    reason: str = ""
-    confirmations: list[str] = field(default_factory=list)
-    typed_confirmation: str = ""
+    @classmethod
+    def asking(cls, request: ApprovalRequest, waiting_since: str, expires_at: str) -> ApprovalView:
+        """What `request` asks, for the timeline (all of it but the step id it belongs to)."""
+        asked = asdict(request)
+        del asked["step_id"]
+        return cls(**asked, waiting_since=waiting_since, expires_at=expires_at)
 
 
 @dataclass
@@ -149,19 +142,15 @@ class DecisionOutcome:
     required_approvals: int
 
 
-@dataclass
-class DecisionRecord:
+@dataclass(kw_only=True)
+class DecisionRecord(Decision):
+    """A decision as the `decisions` table keeps it: the decision itself (its wire fields,
+    `decided_at` set by the workflow) plus its keys, and whether it was accepted — an ignored
+    `approve_step` signal is recorded too, with the refusal."""
+
     decision_key: str
     execution_id: str
     workflow_id: str
-    step_id: str
-    user_id: str
-    action: str
-    reason: str
-    confirmations: list[str]
-    typed_confirmation: str
-    source: str
-    decided_at: str
     accepted: bool = True
     refusal: str = ""
 
@@ -173,7 +162,7 @@ class StepState:
     action: str
     impact: str
     mode: str
-    status: str = "pending"
+    status: str = StepStatus.PENDING.value
     started_at: str = ""
     ended_at: str = ""
     duration_ms: int | None = None
@@ -182,7 +171,7 @@ class StepState:
     result: dict[str, Any] = field(default_factory=dict)
     preview: OperationPreview | None = None
     approval: ApprovalView | None = None
-    decisions: list[DecisionView] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)  # accepted ones, decided_at set
     ignored_signals: list[str] = field(default_factory=list)
 
 
@@ -204,11 +193,11 @@ class Timeline:
 
     @property
     def finished(self) -> bool:
-        return self.status not in ("running",)
+        return self.status != ExecutionStatus.RUNNING
 
     @property
     def completed_count(self) -> int:
-        return sum(1 for step in self.steps if step.status == "completed")
+        return sum(1 for step in self.steps if step.status == StepStatus.COMPLETED)
 
 
 @dataclass
@@ -242,6 +231,13 @@ class StepRunRecord:
     duration_ms: int | None
     summary: str
     error: str
+
+    @classmethod
+    def of(cls, execution_id: str, workflow_id: str, state: StepState) -> StepRunRecord:
+        """The step run's record as the timeline shows it now."""
+        s = state
+        return cls(execution_id, workflow_id, s.id, s.mode, s.status, s.started_at, s.ended_at,
+                   s.duration_ms, s.summary, s.error)  # fmt: skip
 
 
 @dataclass

@@ -7,16 +7,14 @@ their params.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import activity
 
-from app.db.tables import DemoBillingAccount, DemoContact
+from app.db.demo import DemoSystems
 from app.domain.modes import ImpactLevel
 from app.temporal.contracts import FieldChange, ImpactWarning, OperationPreview, PreviewRequest
 
-PreviewBuilder = Callable[[PreviewRequest], Awaitable[OperationPreview]]
 CREDIT_LIMIT_WARNING_ABOVE = 1000
 
 
@@ -39,57 +37,7 @@ def credit_warning(credit_limit: Any) -> list[ImpactWarning]:
     return [ImpactWarning(severity, f"Setting credit limit to {money(credit_limit)}")]
 
 
-async def preview_crm_record(req: PreviewRequest) -> OperationPreview:
-    p = req.params
-    email = str(p["email"]).lower()
-    new = {"name": p["name"], "email": email, "tier": p["tier"],
-           "credit_limit": int(p.get("credit_limit", 0))}  # fmt: skip
-    current = (
-        await DemoContact.select(
-            DemoContact.name, DemoContact.email, DemoContact.tier, DemoContact.credit_limit
-        )
-        .where(DemoContact.email == email)
-        .first()
-    )
-    if current is None:
-        fields = [FieldChange(name, value) for name, value in new.items()]
-        operation, what = "CREATE", "Creates a customer record"
-    else:
-        fields = [FieldChange(name, value, current[name]) for name, value in new.items()]
-        operation = "UPDATE"
-        what = f"Updates the existing customer record for {email}"
-    return OperationPreview(
-        operation=operation,
-        target="crm.contacts",
-        environment=req.environment,
-        summary=f"{operation} crm.contacts {email}",
-        fields=fields,
-        impact=[*general_warnings(req), ImpactWarning("warning", what),
-                *credit_warning(new["credit_limit"])],
-    )  # fmt: skip
-
-
-async def preview_billing_account(req: PreviewRequest) -> OperationPreview:
-    p = req.params
-    email = str(p["email"]).lower()
-    existing = await DemoBillingAccount.count().where(DemoBillingAccount.contact_email == email)
-    impact = [*general_warnings(req), *credit_warning(p.get("credit_limit", 0))]
-    if existing:
-        impact.append(
-            ImpactWarning("warning", f"{email} already has {existing} billing account(s)")
-        )
-    return OperationPreview(
-        operation="CREATE",
-        target="billing.accounts",
-        environment=req.environment,
-        summary=f"CREATE billing.accounts for {email}",
-        fields=[FieldChange("contact_email", email), FieldChange("tier", p["tier"]),
-                FieldChange("credit_limit", int(p.get("credit_limit", 0)))],
-        impact=impact,
-    )  # fmt: skip
-
-
-async def preview_email(req: PreviewRequest) -> OperationPreview:
+def preview_email(req: PreviewRequest) -> OperationPreview:
     p = req.params
     return OperationPreview(
         operation="SEND",
@@ -101,7 +49,18 @@ async def preview_email(req: PreviewRequest) -> OperationPreview:
     )
 
 
-async def preview_generic(req: PreviewRequest) -> OperationPreview:
+def preview_unavailable(req: PreviewRequest, cause: BaseException) -> OperationPreview:
+    """What the approver sees when the preview activity gave up: they would decide blind."""
+    return OperationPreview(
+        operation=req.action.upper(),
+        target=req.action,
+        environment=req.environment,
+        summary="Preview unavailable",
+        impact=[ImpactWarning("critical", f"Preview could not be built: {cause}")],
+    )
+
+
+def preview_generic(req: PreviewRequest) -> OperationPreview:
     return OperationPreview(
         operation=req.action.upper(),
         target=req.action,
@@ -112,14 +71,60 @@ async def preview_generic(req: PreviewRequest) -> OperationPreview:
     )
 
 
-PREVIEW_BUILDERS: dict[str, PreviewBuilder] = {
-    "create_crm_record": preview_crm_record,
-    "setup_billing_account": preview_billing_account,
-    "send_email": preview_email,
-}
+class PreviewActivities:
+    """`build_preview`: what a step is about to do, read from the demo systems it would touch."""
 
+    def __init__(self, demo: DemoSystems) -> None:
+        self.demo = demo
 
-@activity.defn
-async def build_preview(req: PreviewRequest) -> OperationPreview:
-    builder = PREVIEW_BUILDERS.get(req.action, preview_generic)
-    return await builder(req)
+    @activity.defn
+    async def build_preview(self, req: PreviewRequest) -> OperationPreview:
+        if req.action == "create_crm_record":
+            return await self.preview_crm_record(req)
+        if req.action == "setup_billing_account":
+            return await self.preview_billing_account(req)
+        if req.action == "send_email":
+            return preview_email(req)
+        return preview_generic(req)
+
+    async def preview_crm_record(self, req: PreviewRequest) -> OperationPreview:
+        p = req.params
+        email = str(p["email"]).lower()
+        new = {"name": p["name"], "email": email, "tier": p["tier"],
+               "credit_limit": int(p.get("credit_limit", 0))}  # fmt: skip
+        current = await self.demo.contact(email)
+        if current is None:
+            fields = [FieldChange(name, value) for name, value in new.items()]
+            operation, what = "CREATE", "Creates a customer record"
+        else:
+            fields = [FieldChange(name, value, current[name]) for name, value in new.items()]
+            operation = "UPDATE"
+            what = f"Updates the existing customer record for {email}"
+        return OperationPreview(
+            operation=operation,
+            target="crm.contacts",
+            environment=req.environment,
+            summary=f"{operation} crm.contacts {email}",
+            fields=fields,
+            impact=[*general_warnings(req), ImpactWarning("warning", what),
+                    *credit_warning(new["credit_limit"])],
+        )  # fmt: skip
+
+    async def preview_billing_account(self, req: PreviewRequest) -> OperationPreview:
+        p = req.params
+        email = str(p["email"]).lower()
+        existing = await self.demo.billing_accounts_of(email)
+        impact = [*general_warnings(req), *credit_warning(p.get("credit_limit", 0))]
+        if existing:
+            impact.append(
+                ImpactWarning("warning", f"{email} already has {existing} billing account(s)")
+            )
+        return OperationPreview(
+            operation="CREATE",
+            target="billing.accounts",
+            environment=req.environment,
+            summary=f"CREATE billing.accounts for {email}",
+            fields=[FieldChange("contact_email", email), FieldChange("tier", p["tier"]),
+                    FieldChange("credit_limit", int(p.get("credit_limit", 0)))],
+            impact=impact,
+        )  # fmt: skip

@@ -1,14 +1,20 @@
-"""The worker: runs the execution workflow and every registered activity on one task queue."""
+"""The worker: the execution workflow and its activity classes, wired to their dependencies, on
+one task queue."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from app.temporal.actions import ACTIONS
-from app.temporal.previews import build_preview
-from app.temporal.recording import RECORDING_ACTIVITIES
+from app.db.demo import DemoSystems
+from app.db.records import Records
+from app.temporal.actions import ActionActivities, FaultSwitch
+from app.temporal.previews import PreviewActivities
+from app.temporal.recording import LegacyRecordingActivities, OutcomeHook, RecordingActivities
 from app.temporal.workflows import ExecutionWorkflow
 
 # Pure, deterministic libraries the workflow uses: loaded once, not re-imported per run.
@@ -22,11 +28,48 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, task_queue: str) -> Worker:
+def activity_methods(instance: object) -> list[Callable[..., Any]]:
+    """The bound methods of `instance` declared as activities (@activity.defn, step_action)."""
+    bound = (getattr(instance, name) for name in dir(type(instance)) if not name.startswith("_"))
+    return [m for m in bound if hasattr(m, "__temporal_activity_definition")]
+
+
+def engine_activities(
+    *,
+    on_outcome: OutcomeHook,
+    fault_injection: bool,
+    actions: type[ActionActivities] = ActionActivities,
+) -> list[Callable[..., Any]]:
+    """Every activity the workflow calls, on the engine's data access: the records (with the
+    promotion hook `on_outcome`), the actions of `actions` (fault injections applied only when
+    `fault_injection`), the previews."""
+    records, demo = Records(), DemoSystems()
+    recording = RecordingActivities(records, on_outcome)
+    return [
+        *activity_methods(recording),
+        *activity_methods(LegacyRecordingActivities(recording)),  # older executions only
+        *activity_methods(actions(demo, records, FaultSwitch(enabled=fault_injection))),
+        *activity_methods(PreviewActivities(demo)),
+    ]
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    on_outcome: OutcomeHook,
+    fault_injection: bool,
+    actions: type[ActionActivities] = ActionActivities,
+) -> Worker:
+    """The worker `stepladder worker` runs. `on_outcome(workflow_id, step_id)` is called for
+    each step with a final outcome, inside the transaction recording it (the steps' promotion
+    rules); `actions` may be a subclass declaring more actions (tests, benchmarks)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[ExecutionWorkflow],
-        activities=[*ACTIONS, *RECORDING_ACTIVITIES, build_preview],
+        activities=engine_activities(
+            on_outcome=on_outcome, fault_injection=fault_injection, actions=actions
+        ),
         workflow_runner=workflow_runner(),
     )

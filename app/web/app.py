@@ -22,6 +22,7 @@ from litestar.template import TemplateConfig
 from app.approvals.api import ApprovalApi
 from app.approvals.inbox import waiting_approvals
 from app.approvals.pages import ApprovalPages
+from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
 from app.definitions.controllers import WorkflowApi, WorkflowPages
 from app.definitions.loader import load_definitions
@@ -79,6 +80,7 @@ def create_app(
             app.state.temporal = client
             executions = ExecutionService(client, loaded, settings.task_queue)
             app.state.executions = executions
+            app.state.decisions = DecisionService(client)
             app.state.live = LiveUpdates(
                 timelines=TimelineHub(executions.timeline, tuning),
                 inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
@@ -137,6 +139,7 @@ def create_app(
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "definitions": Provide(lambda: loaded, sync_to_thread=False),
             "executions": Provide(_state("executions"), sync_to_thread=False),
+            "decisions": Provide(_state("decisions"), sync_to_thread=False),
             "live": Provide(_state("live"), sync_to_thread=False),
         },
         middleware=[

@@ -1,0 +1,53 @@
+"""Deciding a waiting step: a decision goes to the workflow as its `decide` update, whose
+validator (the domain's one rule set) accepts it or says why not."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.db.records import Records
+from app.domain.approvals import Decision, RefusalKind
+from app.executions.service import UnknownExecution
+from app.temporal.contracts import DecisionOutcome
+from app.temporal.workflows import ExecutionWorkflow
+
+
+class DecisionRefused(Exception):
+    """The workflow refused a decision; `kind` says why (maps to 409, 403, 422 or 404)."""
+
+    def __init__(self, kind: RefusalKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class DecisionService:
+    def __init__(self, client: Client, records: Records | None = None) -> None:
+        self.client = client
+        self.records = records or Records()
+
+    async def decide(self, execution_id: str, decision: Decision) -> DecisionOutcome:
+        """Send `decision` as the workflow's `decide` update. Its validator's refusal (stale,
+        duplicate, unauthorised or incomplete) comes back as DecisionRefused; a decision on a
+        finished execution as NOT_WAITING, on none at all as UnknownExecution."""
+        handle = self.client.get_workflow_handle(execution_id)
+        try:
+            return await handle.execute_update(ExecutionWorkflow.decide, decision)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            kinds = RefusalKind.__members__.values()
+            if isinstance(cause, ApplicationError) and cause.type and cause.type in kinds:
+                raise DecisionRefused(RefusalKind(cause.type), cause.message) from None
+            raise
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        # Either no such execution, or it has finished: tell them apart for the message.
+        if await self.records.execution_recorded(execution_id):
+            raise DecisionRefused(
+                RefusalKind.NOT_WAITING,
+                f"execution {execution_id!r} has finished; nothing is waiting",
+            )
+        raise UnknownExecution(execution_id)
