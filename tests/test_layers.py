@@ -19,8 +19,10 @@ IO_AND_FRAMEWORKS = (
     "litestar", "piccolo", "temporalio", "asyncpg", "httpx", "sse_starlette", "uvicorn",
     "prometheus_client", "socket", "subprocess",
 )  # fmt: skip
-# Modules that serve HTTP: a package's pages, JSON API and other controllers.
+# Modules that serve HTTP: a package's pages, JSON API and other controllers; beside them, the
+# Litestar dependency providers those controllers share (web code, not services).
 CONTROLLER_NAMES = ("pages", "api", "controllers")
+WEB_NAMES = (*CONTROLLER_NAMES, "dependencies")
 # The places that wire the pieces together.
 WIRING = ("app/web/app.py", "app/cli.py")
 
@@ -82,7 +84,7 @@ def is_service(path: str) -> bool:
         "app/executions/listing.py",
     ):
         return True
-    return path.startswith("app/steps/") and name not in CONTROLLER_NAMES
+    return path.startswith("app/steps/") and name not in WEB_NAMES
 
 
 def is_controller(target: str) -> bool:

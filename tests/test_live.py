@@ -321,6 +321,39 @@ async def test_timeline_stream_sends_now_then_each_change_and_ends_with_the_exec
     assert versions == sorted(set(versions))
 
 
+async def test_a_stream_skips_the_version_the_page_already_shows_and_sends_the_next(
+    engine: ExecutionService, web_server: str, settings: Settings
+) -> None:
+    execution_id = await engine.start("customer_onboarding", BASIC, BOB)
+    shown = await waiting_at(engine, execution_id, "create_crm_record")
+
+    async with (
+        browser_client(web_server, settings, "carol") as client,
+        client.stream("GET", f"/executions/{execution_id}/events?seen={shown.version}") as response,
+    ):
+        stream = events(response)
+        await approve_crm(engine, execution_id)
+        first = await anext(stream)
+        # Not the copy the page already shows: the first event is a newer version.
+        assert first.event == "timeline" and int(first.id) > shown.version
+        assert first.attribute("step-create_crm_record", "data-status") != "waiting_approval"
+
+    # A browser reconnecting says what it got last (Last-Event-ID): nothing older comes again.
+    latest = await engine.timeline(execution_id)
+    headers = {"last-event-id": str(latest.version)}
+    async with (
+        browser_client(web_server, settings, "carol") as client,
+        client.stream(
+            "GET", f"/executions/{execution_id}/events?seen=1", headers=headers
+        ) as response,
+    ):
+        stream = events(response)
+        await engine.cancel(execution_id)
+        nxt = await anext(stream)
+        assert nxt.event == "timeline" and int(nxt.id) > latest.version
+        assert nxt.attribute("timeline", "data-status") == "cancelled"
+
+
 async def test_a_reconnect_after_the_end_gets_the_final_timeline_and_end_at_once(
     engine: ExecutionService, web_server: str, settings: Settings
 ) -> None:

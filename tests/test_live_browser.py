@@ -64,7 +64,7 @@ async def test_auto_steps_complete_on_screen_without_reload_over_sse(
         await page.goto("/workflows/customer_onboarding")
         await page.get_by_label("Full name").fill("Ada Lovelace")
         await page.get_by_label("Email").fill("ada@example.com")
-        async with page.expect_request(re.compile(r"/executions/[^/]+/events$")):
+        async with page.expect_request(re.compile(r"/executions/[^/]+/events\?seen=\d+$")):
             await page.get_by_role("button", name="Execute workflow").click()
         await expect(page.locator("#step-validate_email")).to_have_attribute(
             "data-status", "completed", timeout=LIVE

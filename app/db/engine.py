@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.querystring import QueryString
 
 from app.db.tables import TABLES
 
@@ -33,6 +34,11 @@ async def tables_bound(database_url: str) -> AsyncIterator[PostgresEngine]:
         await engine.close_connection_pool()
         for table, db in zip(TABLES, previous, strict=True):
             table._meta._db = db
+
+
+async def ping(engine: PostgresEngine) -> None:
+    """One round trip to PostgreSQL (`SELECT 1`); raises whatever the driver raises when down."""
+    await engine.run_querystring(QueryString("SELECT 1"))
 
 
 async def migrate(database_url: str) -> None:

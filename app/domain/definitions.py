@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
@@ -90,54 +90,65 @@ _TOP_KEYS = {"id", "name", "description", "inputs", "steps"}
 
 
 def parse_definition(raw: Any, source: str, actions: Collection[str]) -> WorkflowDefinition:
-    """Build and validate a definition from parsed YAML; `actions` are the registered names."""
-    where = source
+    """Build and validate a definition from a parsed file (a mapping); `source` names the file
+    in messages, `actions` are the registered action names. Raises DefinitionError naming the
+    file, the step and the problem."""
+    return _Parser(source, actions).definition(raw)
 
-    def fail(problem: str, step: str = "") -> DefinitionError:
-        place = f"{where}, step {step!r}" if step else where
+
+class _Parser:
+    """One definition's validation; every refusal names the file and, where it applies, the
+    step."""
+
+    def __init__(self, source: str, actions: Collection[str]) -> None:
+        self.source = source
+        self.actions = actions
+
+    def fail(self, problem: str, step: str = "") -> DefinitionError:
+        place = f"{self.source}, step {step!r}" if step else self.source
         return DefinitionError(f"{place}: {problem}")
 
-    if not isinstance(raw, dict):
-        raise fail("the file must hold a mapping with id, name, inputs and steps")
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        raise fail(f"unknown key(s) {', '.join(sorted(unknown))}")
-    for key in ("id", "name", "steps"):
-        if not raw.get(key):
-            raise fail(f"missing {key!r}")
+    def definition(self, raw: Any) -> WorkflowDefinition:
+        if not isinstance(raw, dict):
+            raise self.fail("the file must hold a mapping with id, name, inputs and steps")
+        unknown = set(raw) - _TOP_KEYS
+        if unknown:
+            raise self.fail(f"unknown key(s) {', '.join(sorted(unknown))}")
+        for key in ("id", "name", "steps"):
+            if not raw.get(key):
+                raise self.fail(f"missing {key!r}")
+        inputs = [self.input_field(item) for item in raw.get("inputs") or []]
+        input_names = {f.name for f in inputs}
+        steps: list[StepDefinition] = []
+        for item in raw["steps"]:
+            steps.append(self.step(item, input_names, earlier={s.id for s in steps}))
+        definition = WorkflowDefinition(
+            id=str(raw["id"]),
+            name=str(raw["name"]),
+            description=str(raw.get("description", "")),
+            inputs=inputs,
+            steps=steps,
+        )
+        return replace(definition, version_hash=version_hash(definition))
 
-    inputs: list[InputField] = []
-    for item in raw.get("inputs") or []:
+    def input_field(self, item: Any) -> InputField:
         if not isinstance(item, dict) or "name" not in item:
-            raise fail("every input needs a name")
+            raise self.fail("every input needs a name")
         extra = set(item) - _FIELD_KEYS
         if extra:
-            raise fail(f"input {item['name']!r} has unknown key(s) {', '.join(sorted(extra))}")
+            raise self.fail(f"input {item['name']!r} has unknown key(s) {', '.join(sorted(extra))}")
         spec = InputField(**{**item, "label": item.get("label") or item["name"]})
         if spec.type not in FIELD_TYPES:
-            raise fail(f"input {spec.name!r} has unknown type {spec.type!r}")
+            raise self.fail(f"input {spec.name!r} has unknown type {spec.type!r}")
         if spec.type == "choice" and not spec.choices:
-            raise fail(f"input {spec.name!r} is a choice without choices")
-        inputs.append(spec)
-    input_names = {f.name for f in inputs}
+            raise self.fail(f"input {spec.name!r} is a choice without choices")
+        return spec
 
-    steps: list[StepDefinition] = []
-    for item in raw["steps"]:
+    def step(self, item: Any, input_names: set[str], earlier: set[str]) -> StepDefinition:
         if not isinstance(item, dict) or not item.get("id"):
-            raise fail("every step needs an id")
+            raise self.fail("every step needs an id")
         step_id = str(item["id"])
-        extra = set(item) - _STEP_KEYS
-        if extra:
-            raise fail(f"unknown key(s) {', '.join(sorted(extra))}", step_id)
-        for key in ("name", "action", "impact"):
-            if not item.get(key):
-                raise fail(f"missing {key!r}", step_id)
-        if item["action"] not in actions:
-            raise fail(f"unknown action {item['action']!r}", step_id)
-        if item["impact"] not in ImpactLevel.__members__.values():
-            raise fail(f"unknown impact {item['impact']!r}", step_id)
-        if any(s.id == step_id for s in steps):
-            raise fail("duplicate step id", step_id)
+        self.check_keys(item, step_id, earlier)
         confirmations = [
             Confirmation(**c) if isinstance(c, dict) else Confirmation(label=str(c))
             for c in item.get("confirmations") or []
@@ -146,30 +157,39 @@ def parse_definition(raw: Any, source: str, actions: Collection[str]) -> Workflo
         step = StepDefinition(
             **{**item, "id": step_id, "confirmations": confirmations, "retry": retry}
         )
-        if step.mode:
-            if step.mode not in DeploymentMode.__members__.values():
-                raise fail(f"unknown mode {step.mode!r}", step_id)
-            if step.default_mode not in PROMOTION_PATH[ImpactLevel(step.impact)]:
-                raise fail(f"mode {step.mode!r} is not on the {step.impact} path", step_id)
-        if step.on_timeout not in ON_TIMEOUT:
-            raise fail(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}", step_id)
-        if step.approval_timeout_seconds <= 0 or step.required_approvals < 1:
-            raise fail("approval_timeout_seconds and required_approvals must be positive", step_id)
-        earlier = {s.id for s in steps}
+        self.check_settings(step)
         templates: list[tuple[Any, bool]] = [(step.params, False), (step.condition, True)]
         templates += [(c.condition, True) for c in confirmations if c.condition]
         for value, is_expression in templates:
-            _check_references(value, is_expression, input_names, earlier, fail, step_id)
-        steps.append(step)
+            _check_references(value, is_expression, input_names, earlier, self.fail, step_id)
+        return step
 
-    definition = WorkflowDefinition(
-        id=str(raw["id"]),
-        name=str(raw["name"]),
-        description=str(raw.get("description", "")),
-        inputs=inputs,
-        steps=steps,
-    )
-    return WorkflowDefinition(**{**definition.__dict__, "version_hash": version_hash(definition)})
+    def check_keys(self, item: dict[str, Any], step_id: str, earlier: set[str]) -> None:
+        extra = set(item) - _STEP_KEYS
+        if extra:
+            raise self.fail(f"unknown key(s) {', '.join(sorted(extra))}", step_id)
+        for key in ("name", "action", "impact"):
+            if not item.get(key):
+                raise self.fail(f"missing {key!r}", step_id)
+        if item["action"] not in self.actions:
+            raise self.fail(f"unknown action {item['action']!r}", step_id)
+        if item["impact"] not in ImpactLevel.__members__.values():
+            raise self.fail(f"unknown impact {item['impact']!r}", step_id)
+        if step_id in earlier:
+            raise self.fail("duplicate step id", step_id)
+
+    def check_settings(self, step: StepDefinition) -> None:
+        if step.mode:
+            if step.mode not in DeploymentMode.__members__.values():
+                raise self.fail(f"unknown mode {step.mode!r}", step.id)
+            if step.default_mode not in PROMOTION_PATH[ImpactLevel(step.impact)]:
+                raise self.fail(f"mode {step.mode!r} is not on the {step.impact} path", step.id)
+        if step.on_timeout not in ON_TIMEOUT:
+            raise self.fail(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}", step.id)
+        if step.approval_timeout_seconds <= 0 or step.required_approvals < 1:
+            raise self.fail(
+                "approval_timeout_seconds and required_approvals must be positive", step.id
+            )
 
 
 def _check_references(

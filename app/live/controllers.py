@@ -46,6 +46,11 @@ def render_partial(
     return rendered
 
 
+def _shown_version(last_event_id: str, seen: int | None) -> int | None:
+    """The timeline version the client shows: the newest event it got, else the page's own."""
+    return int(last_event_id) if last_event_id.isdigit() else seen
+
+
 class LiveController(Controller):
     @get("/executions/{execution_id:str}/events")
     async def timeline_events(
@@ -53,9 +58,14 @@ class LiveController(Controller):
         request: Request[User, Any, Any],
         execution_id: str,
         live: NamedDependency[LiveUpdates],
+        seen: int | None = None,
     ) -> EventSourceResponse:
-        """The timeline as server-sent events: now, then each new version; ends with the run."""
+        """The timeline as server-sent events: now, then each new version; ends with the run.
+        The version the client already shows — `seen` (the page puts the version it rendered in
+        the URL) or the `Last-Event-ID` a reconnecting browser sends — is not sent again: a page
+        is never swapped for an identical copy while someone reads or clicks it."""
         hub = live.timelines
+        shown = _shown_version(request.headers.get("last-event-id", ""), seen)
         first: Timeline | None = None
         try:
             # Bounded: with no worker a query waits long; the stream then catches up later.
@@ -77,7 +87,8 @@ class LiveController(Controller):
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
             if first is not None:
-                yield event(first)
+                if first.version != shown:
+                    yield event(first)
                 if first.finished:
                     yield ServerSentEvent("finished", event="end")
                     return

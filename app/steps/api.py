@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.steps import faults, manual
 from app.steps.analytics import analytics, mode_history
 from app.steps.configuration import EditConflict, InvalidStepConfig, load_settings, save_config
-from app.steps.lookup import numbered_step, provide_definition
+from app.steps.dependencies import numbered_step, provide_definition
 from app.steps.schemas import (
     FaultInjectionRequest,
     FaultInjectionResponse,

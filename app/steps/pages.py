@@ -25,7 +25,7 @@ from app.settings import Settings
 from app.steps import manual
 from app.steps.analytics import StepAnalytics, analytics, step_overview
 from app.steps.configuration import EditConflict, InvalidStepConfig, save_config
-from app.steps.lookup import numbered_step, provide_definition
+from app.steps.dependencies import numbered_step, provide_definition
 from app.web.guards import requires
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]

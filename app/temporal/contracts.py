@@ -111,25 +111,21 @@ class OperationPreview:
     impact: list[ImpactWarning] = field(default_factory=list)
 
 
-@dataclass
-class ApprovalView:
-    """What a waiting step asks of its approvers (copied from the domain ApprovalRequest)."""
+@dataclass(frozen=True, kw_only=True)
+class ApprovalView(ApprovalRequest):
+    """What a waiting step asks of its approvers (the domain ApprovalRequest), and since when
+    and until when it waits. Two fields are given defaults again so a timeline from a worker
+    that sent no `step_id` (before 2026-11-30) still decodes."""
 
-    confirmations: list[str]
-    typed_phrase: str = ""
-    required_approvals: int = 1
-    approvers_group: str = ""
-    four_eyes: bool = False
-    started_by: str = ""
+    step_id: str = ""
+    confirmations: list[str] = field(default_factory=list)
     waiting_since: str = ""
     expires_at: str = ""
 
     @classmethod
     def asking(cls, request: ApprovalRequest, waiting_since: str, expires_at: str) -> ApprovalView:
-        """What `request` asks, for the timeline (all of it but the step id it belongs to)."""
-        asked = asdict(request)
-        del asked["step_id"]
-        return cls(**asked, waiting_since=waiting_since, expires_at=expires_at)
+        """What `request` asks, for the timeline."""
+        return cls(**asdict(request), waiting_since=waiting_since, expires_at=expires_at)
 
 
 @dataclass

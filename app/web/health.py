@@ -11,8 +11,9 @@ from litestar import Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.querystring import QueryString
 from temporalio.client import Client
+
+from app.db.engine import ping
 
 
 @dataclass
@@ -45,7 +46,7 @@ async def check_health(
     engine: PostgresEngine, client: Client, timeout: float = 3.0
 ) -> dict[str, Check]:
     postgres, temporal = await asyncio.gather(
-        _timed(engine.run_querystring(QueryString("SELECT 1")), timeout),
+        _timed(ping(engine), timeout),
         _timed(client.service_client.check_health(), timeout),
     )
     return {"postgresql": postgres, "temporal": temporal}
