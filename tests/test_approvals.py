@@ -114,3 +114,18 @@ def test_n_distinct_approvals_and_no_approving_twice() -> None:
     assert again is not None and again.kind == RefusalKind.NOT_WAITING
     assert refusal(request, approve("carol"), CAROL, approved_by=["bob"]) is None
     assert approvals_complete(request, ["bob", "carol"])
+
+
+def test_an_update_aborted_before_delivery_is_told_apart_from_other_failures() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from app.approvals.service import _not_delivered
+
+    details = b"\x08\t\x12TUnable to perform ...\x1aJ\nHtype.googleapis.com/temporal.api.errordetails.v1.WorkflowNotReadyFailure"
+    aborted = RPCError(
+        "unexpected workflow task failure", RPCStatusCode.FAILED_PRECONDITION, details
+    )
+    other = RPCError("no such workflow", RPCStatusCode.FAILED_PRECONDITION, b"")
+    gone = RPCError("not found", RPCStatusCode.NOT_FOUND, details)
+    assert _not_delivered(aborted)
+    assert not _not_delivered(other) and not _not_delivered(gone)

@@ -3,7 +3,10 @@ validator (the domain's one rule set) accepts it or says why not."""
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+import asyncio
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,7 +26,23 @@ class DecisionRefused(Exception):
         self.message = message
 
 
+# The server aborts an update it could not hand to the workflow because the workflow task
+# carrying it failed (e.g. timed out on a loaded worker): the update was never accepted, so
+# sending it again is safe — and a duplicate would be refused by the validator anyway.
+# (temporalio/temporal#7296: `WorkflowNotReady`, "unexpected workflow task failure".)
+_NOT_DELIVERED_ATTEMPTS = 3
+
+
+def _not_delivered(exc: RPCError) -> bool:
+    return (
+        exc.status == RPCStatusCode.FAILED_PRECONDITION
+        and b"WorkflowNotReady" in exc.raw_grpc_status
+    )
+
+
 class DecisionService:
+    """Decisions on waiting steps, sent to the executions' workflows."""
+
     def __init__(self, client: Client, records: Records | None = None) -> None:
         self.client = client
         self.records = records or Records()
@@ -34,7 +53,7 @@ class DecisionService:
         finished execution as NOT_WAITING, on none at all as UnknownExecution."""
         handle = self.client.get_workflow_handle(execution_id)
         try:
-            return await handle.execute_update(ExecutionWorkflow.decide, decision)
+            return await self._update(handle, decision)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             kinds = RefusalKind.__members__.values()
@@ -51,3 +70,15 @@ class DecisionService:
                 f"execution {execution_id!r} has finished; nothing is waiting",
             )
         raise UnknownExecution(execution_id)
+
+    async def _update(
+        self, handle: WorkflowHandle[Any, Any], decision: Decision
+    ) -> DecisionOutcome:
+        for attempt in range(1, _NOT_DELIVERED_ATTEMPTS + 1):
+            try:
+                return await handle.execute_update(ExecutionWorkflow.decide, decision)
+            except RPCError as exc:
+                if not _not_delivered(exc) or attempt == _NOT_DELIVERED_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")
