@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.domain.text import normalised
+
 
 class Role(StrEnum):
     VIEWER = "viewer"
@@ -37,6 +39,18 @@ class User:
             if role in self.roles:
                 return role.value
         return "none"
+
+
+def canonical_user_id(user_id: str) -> str:
+    """The form in which user ids are compared wherever identity decides (four eyes, distinct
+    approvals, the starter, the inbox, known users): NFC, trimmed, case-folded — so `Bob`,
+    ` bob` and `bob` are one person. Only compared, never shown: names display as given."""
+    return normalised(user_id).casefold()
+
+
+def same_user(a: str, b: str) -> bool:
+    """Whether user ids `a` and `b` name the same person (compared canonically)."""
+    return canonical_user_id(a) == canonical_user_id(b)
 
 
 def with_implied(roles: Iterable[Role]) -> frozenset[Role]:
