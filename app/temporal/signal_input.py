@@ -28,6 +28,9 @@ _SHAPE_BY_FIELD = {
     "roles": "a list of role names",
     "groups": "a list of group names",
 }
+# The widths of the `decisions` columns these fields are stored in (app/db/tables.py): a longer
+# value would fail the insert, and the workflow would retry writing its record forever.
+_MAX_LENGTH = {"step_id": 100, "user_id": 200, "action": 16, "source": 16}
 _SHAPE_BY_TYPE = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
 
 
@@ -72,7 +75,8 @@ def read_signal(value: object) -> Decision | BadSignal:
     found, e.g. "confirmations must be a list of labels, got a string". Unknown keys are
     ignored, as the SDK ignores them, so a newer sender's extra fields do no harm."""
     if not isinstance(value, dict):
-        required = " and ".join(_required_fields())
+        *first, last = _required_fields()
+        required = f"{', '.join(first)} and {last}"
         return _bad(f"the signal must be a JSON object with {required}, got {kind_of(value)}", {})
     hints = typing.get_type_hints(Decision)
     missing = [name for name in _required_fields() if name not in value]
@@ -83,6 +87,11 @@ def read_signal(value: object) -> Decision | BadSignal:
             problem = _shape_problem(field.name, hints[field.name], value[field.name])
             if problem:
                 return _bad(problem, value)
+    for name, limit in _MAX_LENGTH.items():
+        if len(value.get(name) or "") > limit:
+            return _bad(
+                f"{name} is too long: {len(value[name])} characters, at most {limit}", value
+            )
     known = {f.name: value[f.name] for f in dataclasses.fields(Decision) if f.name in value}
     return Decision(**known)
 
@@ -132,7 +141,7 @@ def _list_shape(expected: Any) -> str:
 def _bad(reason: str, value: dict[Any, Any]) -> BadSignal:
     def text(name: str) -> str:
         field = value.get(name, "")
-        return field if isinstance(field, str) else ""
+        return field[: _MAX_LENGTH[name]] if isinstance(field, str) else ""
 
     return BadSignal(reason, Decision(text("step_id"), text("user_id"), text("action")))
 
