@@ -9,6 +9,7 @@ import json
 import sys
 import unicodedata
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,9 @@ from temporalio.client import Client
 from app.db.tables import ApprovalDecision
 from app.domain.approvals import ApprovalRequest, Approver, Decision, RefusalKind, refusal
 from app.domain.identity import DEMO_USERS
+from app.domain.modes import DeploymentMode, ImpactLevel
+from app.domain.promotion import ModeChangeRefused, manual_change
+from app.domain.step_config import StepConfigEdit, StepSettings, edit_problems
 from app.executions.service import ExecutionService
 from app.temporal.contracts import StepState, Timeline
 from app.temporal.decision_desk import Waiting, wait_ended
@@ -26,7 +30,7 @@ from tests.conftest import api_headers
 from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, Engine, eventually, waiting_at
 from tests.test_web_decisions import API, started_and_waiting
 
-CRM = "create_crm_record"
+CRM, BILLING = "create_crm_record", "setup_billing_account"
 APPROVAL = {"step_id": CRM, "user_id": "carol", "action": "approved",
             "confirmations": CRM_CONFIRMATIONS}  # fmt: skip
 BOB = DEMO_USERS["bob"]
@@ -180,6 +184,19 @@ def test_read_signal_takes_a_good_payload_and_ignores_unknown_keys() -> None:
     bad = read_signal({**APPROVAL, "reason": None})
     assert isinstance(bad, BadSignal) and bad.reason == "reason must be text, got null"
     assert bad.decision == Decision(CRM, "carol", "approved")
+
+
+@pytest.mark.parametrize("reason", INVISIBLE)
+def test_a_mode_change_reason_of_invisible_characters_is_no_reason(reason: str) -> None:
+    manual, validation = DeploymentMode.ALWAYS_MANUAL, DeploymentMode.VALIDATION_REQUIRED
+    with pytest.raises(ModeChangeRefused, match="a reason is required"):
+        manual_change(manual, ImpactLevel.CRITICAL, validation, reason)
+    current = StepSettings("customer_onboarding", BILLING, ImpactLevel.CRITICAL, manual, False,
+                           {}, datetime.now(UTC), 1, "ada")  # fmt: skip
+    edit = StepConfigEdit(1, "critical", validation.value, False, reason=reason)
+    assert "reason" in edit_problems(edit, current)
+    stored = manual_change(manual, ImpactLevel.CRITICAL, validation, "Cafe\u0301 ")
+    assert stored.reason == "Café"
 
 
 # --- durations in words ---------------------------------------------------------------------
