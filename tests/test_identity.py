@@ -4,6 +4,7 @@ shown as given. The domain rules, then the whole path in proxy mode."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from app.domain.identity import (
 )
 from app.settings import REPO_ROOT, Settings
 from app.web.app import create_app
-from tests.conftest import http_client
+from tests.conftest import api_headers, http_client
 from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, Engine, eventually, finished, waiting_at
 from tests.test_web import HTML
 
@@ -109,6 +110,14 @@ async def test_a_signal_names_a_known_user_in_any_case(
     await finished(engine, execution_id)
 
 
+async def test_an_api_client_names_a_demo_user_in_any_case(client: httpx.AsyncClient) -> None:
+    for name in ["bob", "Bob", " BOB "]:
+        response = await client.get("/api/workflows/approvals", headers=api_headers(name))
+        assert response.status_code == 200, (name, response.text)
+    unknown = await client.get("/api/workflows/approvals", headers=api_headers("bobby"))
+    assert unknown.status_code == 401
+
+
 # --- end to end, in proxy mode --------------------------------------------------------------
 
 
@@ -164,6 +173,8 @@ async def test_in_proxy_mode_bob_is_bob_and_carol_is_carol_whatever_the_case(
     # The pages say so before bob tries: the panel and the inbox.
     page = await proxy_client.get(f"/executions/{execution_id}", headers={**HTML, **as_user("bob")})
     assert "You started this execution: four eyes" in page.text
+    # (Durations on the page read as people write them: "Completed in 399 ms", not "399ms".)
+    assert re.search(r"Completed in \d+ ms", page.text) and not re.search(r"\d+ms\b", page.text)
     inbox = await eventually(
         lambda: proxy_client.get("/approvals", headers={**HTML, **as_user("BOB")}),
         lambda r: BILLING in r.text,

@@ -68,6 +68,11 @@ DEMO_USERS: dict[str, User] = {
 }
 
 
+def demo_user(name: str) -> User | None:
+    """The demo user `name` names, compared canonically (`Bob` is bob), or None."""
+    return DEMO_USERS.get(canonical_user_id(name))
+
+
 def user_from_groups(
     name: str, groups: Iterable[str], admin_group: str, approver_group: str
 ) -> User:
