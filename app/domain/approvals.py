@@ -187,6 +187,12 @@ def refusal(
             RefusalKind.FORBIDDEN,
             "four eyes: the person who started the execution may not approve a critical step",
         )
+    return _incomplete_approval(request, decision)
+
+
+def _incomplete_approval(request: ApprovalRequest, decision: Decision) -> Refusal | None:
+    """What an approval lacks of what `request` asks (confirmations, the typed phrase), or None.
+    Compared NFC-normalised, so a label or phrase typed in another Unicode form still matches."""
     asked = {normalised(label) for label in request.confirmations}
     given = {normalised(label) for label in decision.confirmations}
     missing = [label for label in request.confirmations if normalised(label) not in given]
