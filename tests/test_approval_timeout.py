@@ -61,8 +61,8 @@ async def test_an_unanswered_approval_expires_after_30_minutes_and_stops_the_exe
     assert status == "expired"
     crm = timeline.steps[2]
     assert crm.status == "expired"
-    assert crm.summary == "Expired: no decision within 30 minutes"
-    assert timeline.outcome == "Create CRM Record expired: no decision within 30 minutes"
+    assert crm.summary == "Expired: no decision within 30 min"
+    assert timeline.outcome == "Create CRM Record expired: no decision within 30 min"
     assert [s.status for s in timeline.steps[3:]] == ["pending", "pending"]
     assert await DemoContact.count() == 0
     run = await StepRun.objects().get(StepRun.step_id == "create_crm_record")
@@ -78,5 +78,5 @@ async def test_a_step_set_to_reject_on_timeout_is_rejected_by_the_system(
     status, timeline = await run_to_end(time_skipping, definition)
 
     assert status == "rejected"
-    assert timeline.steps[2].summary == "Rejected by stepladder: No decision within 2 minutes"
+    assert timeline.steps[2].summary == "Rejected by stepladder: No decision within 2 min"
     assert await DemoContact.count() == 0

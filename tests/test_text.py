@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.text import duration_text, is_blank, normalised
+from app.domain.text import duration_text, elapsed_text, is_blank, normalised
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,10 @@ def test_normalised_text_is_nfc_and_trimmed() -> None:
     decomposed = "Cafe\u0301 "
     assert normalised(decomposed) == "Café"
     assert normalised(decomposed) == normalised("Café")
+
+
+@pytest.mark.parametrize(
+    ("ms", "expected"), [(0, "0 ms"), (399, "399 ms"), (1000, "1 s"), (65_400, "1 min 5 s")]
+)
+def test_elapsed_times_read_as_people_write_them(ms: int, expected: str) -> None:
+    assert elapsed_text(ms) == expected

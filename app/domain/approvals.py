@@ -7,14 +7,15 @@ The workflow's update validator and signal handler, and the web layer before the
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from app.domain.definitions import StepDefinition
-from app.domain.identity import Role, User
+from app.domain.identity import Role, User, canonical_user_id, same_user
 from app.domain.modes import ImpactLevel
 from app.domain.templating import evaluate_condition
+from app.domain.text import is_blank, normalised
 
 
 class DecisionAction(StrEnum):
@@ -74,17 +75,26 @@ class Decision:
     @classmethod
     def by(cls, user: User, step_id: str, action: str, *, source: str, **details: Any) -> Decision:
         """A decision made by a signed-in `user` (their roles and groups travel with it);
-        `details` are reason, confirmations, typed_confirmation. The reason is trimmed."""
-        reason = str(details.pop("reason", "")).strip()
+        `details` are reason, confirmations, typed_confirmation: stored normalised."""
         return cls(
             step_id=step_id,
             user_id=user.name,
             action=action,
-            reason=reason,
             source=source,
             roles=sorted(user.roles),
             groups=sorted(user.groups),
             **details,
+        ).normalised()
+
+    def normalised(self) -> Decision:
+        """This decision with its text as compared and stored: reason, typed phrase and
+        confirmation labels in NFC, trimmed (see app.domain.text.normalised). The user id stays
+        as given: it is compared canonically, but shown as the person wrote it."""
+        return replace(
+            self,
+            reason=normalised(self.reason),
+            typed_confirmation=normalised(self.typed_confirmation),
+            confirmations=[normalised(label) for label in self.confirmations],
         )
 
 
@@ -112,7 +122,8 @@ def may_decide(approver: Approver, approvers_group: str) -> bool:
 def may_approve(approver: Approver, approvers_group: str, four_eyes: bool, started_by: str) -> bool:
     """Whether `approver` may approve (not only reject): may decide, and not the starter of an
     execution whose step needs four eyes (critical steps, SPEC §2)."""
-    return may_decide(approver, approvers_group) and not (four_eyes and approver.name == started_by)
+    starter = four_eyes and same_user(approver.name, started_by)
+    return may_decide(approver, approvers_group) and not starter
 
 
 def required_confirmations(step: StepDefinition, context: Mapping[str, Any]) -> list[str]:
@@ -146,7 +157,9 @@ def refusal(
     approved_by: Collection[str] = (),
 ) -> Refusal | None:
     """Why `decision` cannot be accepted, or None. `request` is None when the step is not
-    waiting; `approved_by` lists who has already approved it (for N distinct approvals)."""
+    waiting; `approved_by` lists who has already approved it (for N distinct approvals).
+    User ids compare canonically (`Bob` is `bob`); text compares NFC-normalised, and a reason
+    or phrase made only of invisible characters counts as none."""
     if request is None or request.step_id != decision.step_id:
         return Refusal(
             RefusalKind.NOT_WAITING, f"step {decision.step_id!r} is not waiting for approval"
@@ -161,12 +174,12 @@ def refusal(
             f" or the {request.approvers_group!r} group" if request.approvers_group else ""
         )
         return Refusal(RefusalKind.FORBIDDEN, f"{approver.name} needs {allowed} to decide")
-    if decision.user_id in approved_by:
+    if any(same_user(decision.user_id, earlier) for earlier in approved_by):
         return Refusal(
             RefusalKind.NOT_WAITING, f"{decision.user_id} has already approved this step"
         )
     if decision.action == DecisionAction.REJECTED:
-        if not decision.reason.strip():
+        if is_blank(decision.reason):
             return Refusal(RefusalKind.INCOMPLETE, "a rejection needs a reason")
         return None
     if not may_approve(approver, request.approvers_group, request.four_eyes, request.started_by):
@@ -174,14 +187,23 @@ def refusal(
             RefusalKind.FORBIDDEN,
             "four eyes: the person who started the execution may not approve a critical step",
         )
-    missing = [label for label in request.confirmations if label not in decision.confirmations]
+    return _incomplete_approval(request, decision)
+
+
+def _incomplete_approval(request: ApprovalRequest, decision: Decision) -> Refusal | None:
+    """What an approval lacks of what `request` asks (confirmations, the typed phrase), or None.
+    Compared NFC-normalised, so a label or phrase typed in another Unicode form still matches."""
+    asked = {normalised(label) for label in request.confirmations}
+    given = {normalised(label) for label in decision.confirmations}
+    missing = [label for label in request.confirmations if normalised(label) not in given]
     if missing:
         return Refusal(RefusalKind.INCOMPLETE, f"missing confirmation(s): {'; '.join(missing)}")
-    unknown = [label for label in decision.confirmations if label not in request.confirmations]
+    unknown = [label for label in decision.confirmations if normalised(label) not in asked]
     if unknown:
         # A page rendered for other confirmations is stale: it must not approve this one.
         return Refusal(RefusalKind.INCOMPLETE, f"unknown confirmation(s): {'; '.join(unknown)}")
-    if request.typed_phrase and decision.typed_confirmation != request.typed_phrase:
+    typed = normalised(decision.typed_confirmation)
+    if request.typed_phrase and typed != normalised(request.typed_phrase):
         return Refusal(
             RefusalKind.INCOMPLETE, f"type the phrase {request.typed_phrase!r} exactly to approve"
         )
@@ -189,4 +211,5 @@ def refusal(
 
 
 def approvals_complete(request: ApprovalRequest, approved_by: Collection[str]) -> bool:
-    return len(set(approved_by)) >= request.required_approvals
+    """Whether `approved_by` holds enough different people (compared canonically)."""
+    return len({canonical_user_id(user) for user in approved_by}) >= request.required_approvals

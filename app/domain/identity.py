@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.domain.text import normalised
+
 
 class Role(StrEnum):
     VIEWER = "viewer"
@@ -39,6 +41,18 @@ class User:
         return "none"
 
 
+def canonical_user_id(user_id: str) -> str:
+    """The form in which user ids are compared wherever identity decides (four eyes, distinct
+    approvals, the starter, the inbox, known users): NFC, trimmed, case-folded — so `Bob`,
+    ` bob` and `bob` are one person. Only compared, never shown: names display as given."""
+    return normalised(user_id).casefold()
+
+
+def same_user(a: str, b: str) -> bool:
+    """Whether user ids `a` and `b` name the same person (compared canonically)."""
+    return canonical_user_id(a) == canonical_user_id(b)
+
+
 def with_implied(roles: Iterable[Role]) -> frozenset[Role]:
     return frozenset(r for role in roles for r in _IMPLIED[role])
 
@@ -52,6 +66,11 @@ DEMO_USERS: dict[str, User] = {
         User("vera", "Vera Viewer", with_implied([Role.VIEWER])),
     )
 }
+
+
+def demo_user(name: str) -> User | None:
+    """The demo user `name` names, compared canonically (`Bob` is bob), or None."""
+    return DEMO_USERS.get(canonical_user_id(name))
 
 
 def user_from_groups(

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from app.domain.criteria import CRITERION_LABELS, PromotionCriteria
 from app.domain.modes import PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.statuses import StepStatus
+from app.domain.text import is_blank, normalised
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -303,12 +304,12 @@ def manual_change(
         )
     if target is mode:
         raise ModeChangeRefused(f"the step is already in {mode}")
-    if not reason.strip():
+    if is_blank(reason):  # invisible characters only (a zero-width space...) are no reason
         raise ModeChangeRefused(f"a reason is required to change {mode} → {target}")
     kind: Literal["promotion", "demotion"] = (
         "promotion" if _AUTOMATION_RANK[target] > _AUTOMATION_RANK[mode] else "demotion"
     )
-    return ModeChange(mode, target, reason.strip(), kind, automatic=False)
+    return ModeChange(mode, target, normalised(reason), kind, automatic=False)
 
 
 def manual_target(

@@ -16,6 +16,7 @@ from app.domain.criteria import (
     validate_overrides,
 )
 from app.domain.modes import PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.text import is_blank
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def edit_problems(edit: StepConfigEdit, current: StepSettings) -> dict[str, str]
         if impact is not None and mode not in PROMOTION_PATH[impact]:
             allowed = ", ".join(PROMOTION_PATH[impact])
             errors["mode"] = f"{mode} is not allowed for a {impact} step; allowed: {allowed}"
-        elif mode is not current.mode and not edit.reason.strip():
+        elif mode is not current.mode and is_blank(edit.reason):
             errors["reason"] = f"say why the mode changes from {current.mode} to {mode}"
     errors.update(validate_overrides(dict(edit.criteria)))
     return errors

@@ -46,3 +46,11 @@ def duration_text(seconds: float) -> str:
         if len(parts) == 2:
             break
     return " ".join(parts)
+
+
+def elapsed_text(milliseconds: int) -> str:
+    """How long something took: under a second in milliseconds ("399 ms"), else as
+    `duration_text` writes it ("1 min 5 s")."""
+    if milliseconds < 1000:
+        return f"{max(0, milliseconds)} ms"
+    return duration_text(milliseconds / 1000)

@@ -20,7 +20,9 @@ from app.domain.approvals import (
     refusal,
 )
 from app.domain.definitions import StepDefinition
+from app.domain.identity import canonical_user_id
 from app.domain.statuses import StepStatus
+from app.domain.text import duration_text
 from app.temporal.contracts import (
     DecisionOutcome,
     DecisionRecord,
@@ -69,8 +71,9 @@ class DecisionDesk:
     def open(self, inp: ExecutionInput) -> None:
         """Ready the desk for `inp`'s execution (at the start of the run)."""
         self._execution_id, self._workflow_id = inp.execution_id, inp.definition.id
-        known = inp.known_users
-        self._known_users = USERS_KNOWN_BEFORE_INPUT if known is None else known
+        known = USERS_KNOWN_BEFORE_INPUT if inp.known_users is None else inp.known_users
+        # Looked up canonically: a signal from `Bob` is bob's.
+        self._known_users = {canonical_user_id(name): user for name, user in known.items()}
 
     @property
     def has_unrecorded(self) -> bool:
@@ -104,7 +107,7 @@ class DecisionDesk:
             return Approver(
                 decision.user_id, frozenset(decision.roles), frozenset(decision.groups or ())
             )
-        known = self._known_users.get(decision.user_id)
+        known = self._known_users.get(canonical_user_id(decision.user_id))
         if known is None:
             return None
         return Approver(decision.user_id, frozenset(known.roles), frozenset(known.groups))
@@ -119,7 +122,7 @@ class DecisionDesk:
         self._queue(decided, accepted=True)
         if decision.action == DecisionAction.REJECTED:
             waiting.verdict, waiting.decided_by = DecisionAction.REJECTED, decision.user_id
-            waiting.reason = decision.reason
+            waiting.reason = decided.reason
             state.status = StepStatus.REJECTED
         else:
             waiting.approved_by.append(decision.user_id)
@@ -165,8 +168,7 @@ def wait_ended(step: StepDefinition, waiting: Waiting) -> tuple[StepStatus, str]
     """How a wait ended — approved, rejected (by a person, or on timeout) or expired — and the
     step's summary for it."""
     if not waiting.verdict:
-        minutes = step.approval_timeout_seconds / 60
-        why = f"No decision within {minutes:g} minute{'s' if minutes != 1 else ''}"
+        why = f"No decision within {duration_text(step.approval_timeout_seconds)}"
         if step.on_timeout != "reject":
             return StepStatus.EXPIRED, f"Expired: {why.lower()}"
         waiting.verdict, waiting.decided_by = DecisionAction.REJECTED, SYSTEM_USER
@@ -177,9 +179,6 @@ def wait_ended(step: StepDefinition, waiting: Waiting) -> tuple[StepStatus, str]
 
 
 def _dated(decision: Decision) -> Decision:
-    """The decision as the timeline shows it and the record keeps it: decided now."""
-    return replace(
-        decision,
-        decided_at=workflow.now().isoformat(),
-        confirmations=list(decision.confirmations),
-    )
+    """The decision as the timeline shows it and the record keeps it: its text normalised
+    (app.domain.approvals.Decision.normalised), decided now."""
+    return replace(decision.normalised(), decided_at=workflow.now().isoformat())

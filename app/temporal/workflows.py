@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from app.domain.approvals import Decision, approval_request
+    from app.domain.approvals import Decision, Refusal, RefusalKind, approval_request
     from app.domain.definitions import StepDefinition
     from app.domain.modes import DeploymentMode
     from app.domain.statuses import ACTIVE_STEP_STATUSES, ExecutionStatus, StepStatus
@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from app.temporal.previews import PreviewActivities, preview_unavailable
     from app.temporal.record_queue import DB_TIMEOUT, RecordQueue, run_db_activity
     from app.temporal.recording import RecordingActivities
+    from app.temporal.signal_input import BadSignal, decode_signal, shown_under
 
 # A preview that cannot be built must not block the approver forever: give up and say so.
 _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
@@ -333,17 +334,25 @@ class ExecutionWorkflow:
             raise ApplicationError(refused.message, type=refused.kind.value, non_retryable=True)
 
     @workflow.signal
-    def approve_step(self, decision: Decision) -> None:
-        """The same decision as a signal (`temporal workflow signal --name approve_step`)."""
-        state = self._step_state(decision.step_id)
-        refused = self._desk.refusal(decision, state)
+    def approve_step(self, payload: RawValue) -> None:
+        """The same decision as a signal (`temporal workflow signal --name approve_step`). Its
+        payload is read here, not by the SDK (which drops what it cannot convert): one that is
+        not a decision is ignored like a refused one, with the reason under the step."""
+        read = decode_signal(payload)
+        refused: Refusal | None
+        if isinstance(read, BadSignal):
+            decision, refused = read.decision, Refusal(RefusalKind.INCOMPLETE, read.reason)
+            state = self._step_state(decision.step_id)
+        else:
+            decision, state = read, self._step_state(read.step_id)
+            refused = self._desk.refusal(decision, state)
         if refused is None:
             self._desk.accept(decision)
             self._bump()
             return
         workflow.logger.warning("approve_step signal ignored: %s", refused.message)
         waiting = self._desk.waiting
-        target = state or (waiting.state if waiting else None)
+        target = shown_under(state, waiting.state if waiting else None, self._timeline)
         if target is not None:
             self._desk.ignore(decision, refused, target)
             self._bump()

@@ -30,6 +30,7 @@ from app.domain.approvals import Approver, DecisionAction, may_approve, may_deci
 from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
 from app.domain.statuses import StepStatus
+from app.domain.text import elapsed_text
 from app.executions.api import ExecutionApi
 from app.executions.pages import ExecutionPages
 from app.executions.service import ExecutionService
@@ -105,6 +106,7 @@ def create_app(
             may_decide=may_decide,
             may_approve=may_approve,
         )
+        engine.engine.filters["elapsed"] = elapsed_text  # durations as people write them
 
     templates.engine_callback = template_globals
     frame_ancestors = " ".join(settings.frame_ancestors)

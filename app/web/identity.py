@@ -11,7 +11,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
-from app.domain.identity import DEMO_USERS, User, user_from_groups
+from app.domain.identity import DEMO_USERS, User, demo_user, user_from_groups
 from app.settings import Settings
 
 SESSION_COOKIE = "stepladder_user"
@@ -38,7 +38,7 @@ def resolve_user(connection: ASGIConnection[Any, Any, Any, Any], settings: Setti
         return user_from_groups(name, groups, settings.admin_group, settings.approver_group)
     # Dev mode: API clients name a demo user in a header; browsers carry the signed cookie.
     if connection.scope["path"].startswith("/api/"):
-        return DEMO_USERS.get(connection.headers.get(DEV_USER_HEADER, "").strip())
+        return demo_user(connection.headers.get(DEV_USER_HEADER, ""))
     cookie = connection.cookies.get(SESSION_COOKIE)
     signed_name = unsign(settings.secret_key, cookie) if cookie else None
     return DEMO_USERS.get(signed_name or "")
