@@ -1,4 +1,5 @@
-"""The `stepladder` console script: dev (everything embedded), web, worker, migrate and simulate."""
+"""The `stepladder` console script: dev (everything embedded), web, worker, migrate, simulate
+and token."""
 
 from __future__ import annotations
 
@@ -238,15 +239,54 @@ def cmd_simulate(settings: Settings, argv: list[str] | None = None) -> None:
     asyncio.run(simulate(http_api(base_url), plan, lambda line: print(line, flush=True)))
 
 
+def token_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepladder token",
+        description="API tokens for users and service accounts (`Authorization: Bearer`).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a token; prints its secret, once")
+    create.add_argument("--user", required=True, help="user or service account it stands for")
+    create.add_argument("--role", default="viewer", help="viewer, approver or admin")
+    create.add_argument("--name", default="", help="a label: what uses the token")
+    create.add_argument("--group", action="append", default=[], help="a group (repeatable)")
+    create.add_argument("--expires-days", type=int, default=None, help="days until it expires")
+    actions.add_parser("list", help="every token, without secrets")
+    revoke = actions.add_parser("revoke", help="revoke a token: it answers 401 from now on")
+    revoke.add_argument("id", type=int, help="the token's id (from `list`)")
+    return parser
+
+
+def cmd_token(settings: Settings, argv: list[str] | None = None) -> None:
+    """Create, list and revoke API tokens in the database (see README, "API tokens")."""
+    from app.db.engine import tables_bound
+    from app.tokens.cli import run_token_command
+
+    options = token_parser().parse_args(argv or [])
+    if not settings.database_url:
+        raise SettingsError("DATABASE_URL is not set: tokens live in the app's database")
+
+    async def run() -> None:
+        await check_database(settings.database_url)
+        async with tables_bound(settings.database_url):
+            await run_token_command(options, print)
+
+    asyncio.run(run())
+
+
 COMMANDS: dict[str, Callable[[Settings], None]] = {
     "dev": cmd_dev,
     "web": cmd_web,
     "worker": cmd_worker,
     "migrate": cmd_migrate,
     "simulate": cmd_simulate,
+    "token": cmd_token,
 }
 # Commands that take options of their own after the command name.
-COMMAND_OPTIONS: dict[str, Callable[[Settings, list[str]], None]] = {"simulate": cmd_simulate}
+COMMAND_OPTIONS: dict[str, Callable[[Settings, list[str]], None]] = {
+    "simulate": cmd_simulate,
+    "token": cmd_token,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -258,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     from app.domain.definitions import DefinitionError
     from app.simulation import SimulationError
     from app.temporal.client import TemporalUnavailable
+    from app.tokens.service import TokenError
 
     try:
         settings = Settings.from_env()
@@ -273,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         TemporalUnavailable,
         DefinitionError,
         SimulationError,
+        TokenError,
     ) as exc:
         print(f"stepladder {args.command}: {exc}", file=sys.stderr)
         sys.stdout.flush()

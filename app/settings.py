@@ -59,6 +59,11 @@ class Settings:
     """URL prefix when served behind a reverse proxy under a sub-path (PATH_PREFIX, e.g. /stepladder)."""
     secret_key: str = "stepladder-dev-secret-change-me-0123456789"
     """Signs session cookies and CSRF tokens (SECRET_KEY); must be set outside development."""
+    secret_key_previous: tuple[str, ...] = ()
+    """Keys signed with before SECRET_KEY (SECRET_KEY_PREVIOUS, comma-separated): session cookies
+    they signed are still accepted while rotating; new cookies are signed with SECRET_KEY."""
+    session_max_age: int = 12 * 3600
+    """Seconds a browser sign-in lasts before signing in again (SESSION_MAX_AGE)."""
     auth_mode: str = "dev"
     """`dev` (sign in as a demo user from a menu) or `proxy` (trusted reverse-proxy headers)."""
     auth_user_header: str = "X-Forwarded-User"
@@ -98,6 +103,11 @@ class Settings:
             raise SettingsError("SECRET_KEY must be at least 32 characters long")
         if auth_mode == "proxy" and secret == cls.secret_key:
             raise SettingsError("SECRET_KEY must be set when AUTH_MODE=proxy")
+        max_age = _env_int("SESSION_MAX_AGE", cls.session_max_age)
+        if max_age <= 0:
+            raise SettingsError(
+                f"SESSION_MAX_AGE must be a positive number of seconds, got {max_age}"
+            )
         return cls(
             database_url=os.environ.get("DATABASE_URL", "").strip(),
             temporal_address=os.environ.get("TEMPORAL_ADDRESS", "").strip(),
@@ -107,6 +117,8 @@ class Settings:
             port=_env_int("PORT", 8000),
             path_prefix=prefix,
             secret_key=secret,
+            secret_key_previous=_env_list("SECRET_KEY_PREVIOUS", ()),
+            session_max_age=max_age,
             auth_mode=auth_mode,
             auth_user_header=os.environ.get("AUTH_USER_HEADER", cls.auth_user_header),
             auth_groups_header=os.environ.get("AUTH_GROUPS_HEADER", cls.auth_groups_header),

@@ -47,7 +47,7 @@ from app.executions.service import ExecutionService
 from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES, ActionActivities, step_action
 from app.temporal.contracts import ActionInput, ActionResult, Timeline
-from app.web.identity import SESSION_COOKIE, sign
+from app.web.identity import SESSION_COOKIE, SessionSigner
 from bench.report import machine_in_detail, note, percentile
 from bench.scenarios import DEFINITIONS, waiting_at
 from bench.sse import events
@@ -240,7 +240,7 @@ async def main(seconds: float, executions: int, viewers: int) -> None:
             bench.child("-m", "bench.sse_fanout", "--worker", SECRET_KEY=SECRET),
             bench.web(SECRET_KEY=SECRET) as web,
         ):
-            cookies = {SESSION_COOKIE: sign(SECRET, "vera")}
+            cookies = {SESSION_COOKIE: SessionSigner(SECRET).sign("vera")}
             limits = httpx.Limits(
                 max_connections=viewers + 20, max_keepalive_connections=viewers + 20
             )

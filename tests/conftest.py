@@ -28,7 +28,7 @@ from app.steps.seeding import seed_step_configs
 from app.steps.service import evaluate_after_outcome
 from app.temporal.worker import build_worker
 from app.web.app import create_app
-from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, sign
+from app.web.identity import DEV_USER_HEADER, SESSION_COOKIE, SessionSigner
 from tests.helpers import DEFINITIONS, Engine
 
 pytest_plugins = ["tests.browser"]
@@ -145,7 +145,7 @@ async def engine(
 
 def signed_in(client: httpx.AsyncClient, settings: Settings, user: str) -> httpx.AsyncClient:
     """Browser-style identity: the signed dev sign-in cookie."""
-    client.cookies.set(SESSION_COOKIE, sign(settings.secret_key, user))
+    client.cookies.set(SESSION_COOKIE, SessionSigner.from_settings(settings).sign(user))
     return client
 
 

@@ -19,7 +19,7 @@ from app.live.tuning import LiveTuning
 from app.settings import Settings
 from app.temporal.contracts import Timeline
 from app.web.app import create_app
-from app.web.identity import SESSION_COOKIE, sign
+from app.web.identity import SESSION_COOKIE, SessionSigner
 from tests.conftest import http_client, signed_in
 from tests.helpers import eventually, finished, waiting_at
 from tests.sse import Event, events
@@ -262,7 +262,7 @@ async def test_starts_from_the_form_and_the_api_make_open_inboxes_read_at_once(
 async def browser_client(
     base_url: str, settings: Settings, user: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    cookies = {SESSION_COOKIE: sign(settings.secret_key, user)}
+    cookies = {SESSION_COOKIE: SessionSigner.from_settings(settings).sign(user)}
     timeout = httpx.Timeout(30, read=60)
     async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=timeout) as client:
         yield client

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Boolean, DoublePrecision, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    Boolean,
+    DoublePrecision,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 
@@ -125,6 +134,24 @@ class FaultInjection(Table, tablename="fault_injections"):
     set_at = Timestamptz()
 
 
+class ApiTokenRecord(Table, tablename="api_tokens"):
+    """An API token: whom it stands for (user, roles, groups), the sha256 of its secret (the
+    secret itself is shown once and never stored), its prefix for display, and its life."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=200, default="")
+    user_name = Varchar(length=200)
+    roles = JSONB(default=[])
+    groups = JSONB(default=[])
+    prefix = Varchar(length=16)
+    secret_hash = Varchar(length=64, unique=True)
+    created_by = Varchar(length=200)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -135,4 +162,5 @@ TABLES: tuple[type[Table], ...] = (
     ApprovalDecision,
     ModeChangeEvent,
     FaultInjection,
+    ApiTokenRecord,
 )

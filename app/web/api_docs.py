@@ -6,12 +6,31 @@ from html import escape
 
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin, YamlRenderPlugin
-from litestar.openapi.spec import Server
+from litestar.openapi.spec import Components, Reference, SecurityScheme, Server
 
 from app.settings import Settings
 
 SWAGGER_UI = "/static/vendor/swagger-ui"
 """Where scripts/vendor_static.sh installs the pinned Swagger UI files."""
+
+
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    "bearerToken": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="slt_…",
+        description="An API token (`Authorization: Bearer <token>`) an admin created on "
+        "/admin/tokens or with `stepladder token create`; accepted in every auth mode.",
+    ),
+    "devUser": SecurityScheme(
+        type="apiKey",
+        name="X-Stepladder-User",
+        security_scheme_in="header",
+        description="Development only (AUTH_MODE=dev): names a demo user (ada, bob, carol, vera). "
+        "Ignored in proxy mode, where a request without a token answers 401.",
+    ),
+}
+"""How API clients say who they are; every operation accepts either."""
 
 
 def openapi_config(settings: Settings) -> OpenAPIConfig:
@@ -32,6 +51,8 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
         path="/schema",
         # "Try it out" sends requests here: the proxy's sub-path, which it strips.
         servers=[Server(url=prefix or "/")],
+        components=Components(security_schemes=SECURITY_SCHEMES),
+        security=[{"bearerToken": []}, {"devUser": []}],
         render_plugins=[
             SwaggerRenderPlugin(
                 path=["/", "/swagger"],

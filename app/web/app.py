@@ -44,6 +44,8 @@ from app.steps.api import StepApi
 from app.steps.pages import StepPages
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.client import connect
+from app.tokens.api import TokenApi
+from app.tokens.pages import TokenPages
 from app.web.api_docs import openapi_config
 from app.web.errors import error_response
 from app.web.health import health
@@ -128,6 +130,8 @@ def create_app(
             SignInController,
             StepPages,
             StepApi,
+            TokenPages,
+            TokenApi,
             health,
             create_static_files_router(
                 path="/static",

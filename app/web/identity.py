@@ -1,11 +1,12 @@
-"""Resolves the request's user: a signed dev sign-in cookie, or trusted reverse-proxy headers."""
+"""Resolves the request's user: an API token (Bearer), a signed dev sign-in cookie, or trusted
+reverse-proxy headers."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Sequence
 from typing import Any
 
+from itsdangerous import BadSignature, TimestampSigner
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -13,23 +14,64 @@ from litestar.types import ASGIApp
 
 from app.domain.identity import DEMO_USERS, User, demo_user, user_from_groups
 from app.settings import Settings
+from app.tokens.service import user_for_secret
 
 SESSION_COOKIE = "stepladder_user"
 DEV_USER_HEADER = "x-stepladder-user"
+_SESSION_SALT = "stepladder.session"  # keeps cookie signatures apart from other uses of the key
 
 
-def sign(secret: str, value: str) -> str:
-    digest = hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
-    return f"{value}.{digest}"
+class _SignerAt(TimestampSigner):
+    """A timestamp signer whose clock can be set: tests sign cookies issued in the past."""
+
+    issued_at: int | None = None
+
+    def get_timestamp(self) -> int:
+        return self.issued_at if self.issued_at is not None else super().get_timestamp()
 
 
-def unsign(secret: str, signed: str) -> str | None:
-    value, _, digest = signed.rpartition(".")
-    expected = sign(secret, value).rpartition(".")[2]
-    return value if value and hmac.compare_digest(digest, expected) else None
+class SessionSigner:
+    """Signs the browser's sign-in cookie (the user's name and when it was signed) with
+    itsdangerous: the newest key signs, every listed key verifies (key rotation), and a cookie
+    older than `max_age` seconds is refused."""
+
+    def __init__(
+        self, secret_key: str, previous_keys: Sequence[str] = (), max_age: int = 12 * 3600
+    ) -> None:
+        self._keys = [*previous_keys, secret_key]  # itsdangerous: oldest to newest
+        self.max_age = max_age
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionSigner:
+        return cls(settings.secret_key, settings.secret_key_previous, settings.session_max_age)
+
+    def sign(self, user_name: str, *, issued_at: int | None = None) -> str:
+        """The cookie value for `user_name`, signed now (or at `issued_at`, a Unix time)."""
+        signer = _SignerAt(self._keys, salt=_SESSION_SALT)
+        signer.issued_at = issued_at
+        return signer.sign(user_name).decode()
+
+    def unsign(self, cookie: str) -> str | None:
+        """The user name in a cookie this app signed within `max_age`, else None."""
+        try:
+            value = TimestampSigner(self._keys, salt=_SESSION_SALT).unsign(
+                cookie, max_age=self.max_age
+            )
+        except BadSignature:  # tampered, unknown key, or expired (SignatureExpired)
+            return None
+        return value.decode()
 
 
-def resolve_user(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> User | None:
+def bearer_secret(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    scheme, _, secret = connection.headers.get("authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else None
+
+
+def resolve_user(
+    connection: ASGIConnection[Any, Any, Any, Any], settings: Settings, sessions: SessionSigner
+) -> User | None:
+    """The user named by the request itself (not a token): proxy headers, or in dev mode the
+    X-Stepladder-User header (API) or the signed cookie (pages)."""
     if settings.auth_mode == "proxy":
         name = connection.headers.get(settings.auth_user_header, "").strip()
         if not name:
@@ -40,7 +82,7 @@ def resolve_user(connection: ASGIConnection[Any, Any, Any, Any], settings: Setti
     if connection.scope["path"].startswith("/api/"):
         return demo_user(connection.headers.get(DEV_USER_HEADER, ""))
     cookie = connection.cookies.get(SESSION_COOKIE)
-    signed_name = unsign(settings.secret_key, cookie) if cookie else None
+    signed_name = sessions.unsign(cookie) if cookie else None
     return DEMO_USERS.get(signed_name or "")
 
 
@@ -48,11 +90,19 @@ class IdentityMiddleware(AbstractAuthenticationMiddleware):
     def __init__(self, app: ASGIApp, settings: Settings, exclude: list[str]) -> None:
         super().__init__(app, exclude=exclude)
         self.settings = settings
+        self.sessions = SessionSigner.from_settings(settings)
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        user = resolve_user(connection, self.settings)
+        # A token is accepted in every mode, and when presented it is the only identity looked at.
+        secret = bearer_secret(connection)
+        if secret is not None:
+            token_user = await user_for_secret(secret)
+            if token_user is None:
+                raise NotAuthorizedException("the API token is unknown, revoked or expired")
+            return AuthenticationResult(user=token_user, auth="token")
+        user = resolve_user(connection, self.settings, self.sessions)
         if user is None:
             if self.settings.auth_mode == "proxy":
                 raise NotAuthorizedException(

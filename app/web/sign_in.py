@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from app.domain.identity import DEMO_USERS
 from app.settings import Settings
 from app.web.forms import FormData
-from app.web.identity import SESSION_COOKIE, sign
+from app.web.identity import SESSION_COOKIE, SessionSigner
 
 
 class SignInController(Controller):
@@ -38,9 +38,10 @@ class SignInController(Controller):
         response = Redirect(
             settings.path_prefix + _safe_next(data.get("next", "/")), status_code=303
         )
+        # The browser drops the cookie when the signature would expire anyway (SESSION_MAX_AGE).
         response.cookies.append(
-            Cookie(key=SESSION_COOKIE, value=sign(settings.secret_key, user.name),
-                   httponly=True, samesite="lax", path="/")
+            Cookie(key=SESSION_COOKIE, value=SessionSigner.from_settings(settings).sign(user.name),
+                   httponly=True, samesite="lax", path="/", max_age=settings.session_max_age)
         )  # fmt: skip
         return response
 
