@@ -7,15 +7,22 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import structlog
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from app.executions.service import ExecutionService
 from app.observability.logging import configure_logging, resolve_format
+from app.temporal.log_context import ActivityLogContext
 from tests.helpers import CRM_CONFIRMATIONS
 from tests.test_web_decisions import approve, started_and_waiting
 
@@ -131,3 +138,43 @@ def test_text_on_a_terminal_and_json_elsewhere() -> None:
     line = text.getvalue()
     assert "decision.made" in line and "step_id" in line and "s1" in line
     assert not line.startswith("{")
+
+
+@dataclass
+class Probe:
+    step_id: str
+
+
+@activity.defn(name="log_probe")
+async def log_probe(probe: Probe) -> None:
+    structlog.stdlib.get_logger("stepladder.test").info("probe.ran")
+
+
+@workflow.defn(name="LogProbe")
+class LogProbeWorkflow:
+    @workflow.run
+    async def run(self, step_id: str) -> None:
+        await workflow.execute_activity(
+            log_probe, Probe(step_id), start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+async def test_an_activity_logs_with_its_execution_and_step(
+    temporal_client: Client, json_logs: LogLines
+) -> None:
+    queue = f"log-probe-{uuid.uuid4().hex[:8]}"
+    worker = Worker(
+        temporal_client,
+        task_queue=queue,
+        workflows=[LogProbeWorkflow],
+        activities=[log_probe],
+        interceptors=[ActivityLogContext()],  # as build_worker installs it
+        workflow_runner=UnsandboxedWorkflowRunner(),  # a probe: this module imports httpx
+    )
+    async with worker:
+        await temporal_client.execute_workflow(
+            LogProbeWorkflow.run, "send_welcome_email", id=f"probe-{queue}", task_queue=queue
+        )
+    [line] = json_logs.events("probe.ran")
+    assert line["execution_id"] == f"probe-{queue}" and line["step_id"] == "send_welcome_email"
+    assert line["activity"] == "log_probe"
