@@ -42,13 +42,10 @@ async def check_database(url: str) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    logging.getLogger("temporalio").setLevel(logging.WARNING)
-    logging.getLogger("piccolo").setLevel(logging.WARNING)
+    """One shape for every line on stderr: JSON, or readable text on a terminal (LOG_FORMAT)."""
+    from app.observability.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -78,12 +75,15 @@ def cmd_worker(settings: Settings) -> None:
 
 async def _run_worker(settings: Settings) -> None:
     from app.db.engine import tables_bound
+    from app.observability.tracing import Tracing
     from app.steps.service import evaluate_after_outcome
     from app.temporal.client import connect
     from app.temporal.worker import build_worker
 
     await check_database(settings.database_url)
-    client = await connect(settings)
+    tracing = Tracing.from_exporters(settings.traces_exporter, "stepladder-worker")
+    # The worker takes the client's tracing interceptor: workflow and activity spans.
+    client = await connect(settings, interceptors=tracing.temporal_interceptors())
     # The engine's promotion hook is the steps' rules; fault injections only where switched on.
     worker = build_worker(
         client,
@@ -99,6 +99,7 @@ async def _run_worker(settings: Settings) -> None:
     async with tables_bound(settings.database_url), worker:
         await stop.wait()
         log.info("worker stopping")
+    tracing.shutdown()
 
 
 def cmd_web(settings: Settings) -> None:
@@ -118,6 +119,7 @@ def cmd_web(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler (_configure_logging)
         proxy_headers=True,
         timeout_graceful_shutdown=5,
     )

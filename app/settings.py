@@ -41,6 +41,23 @@ def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _log_format() -> str:
+    log_format = os.environ.get("LOG_FORMAT", "auto").strip().lower() or "auto"
+    if log_format not in ("auto", "json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be 'auto', 'json' or 'text', got {log_format!r}")
+    return log_format
+
+
+def _traces_exporters() -> tuple[str, ...]:
+    exporters = tuple(e.lower() for e in _env_list("OTEL_TRACES_EXPORTER", ()))
+    unknown = [e for e in exporters if e not in ("otlp", "console", "none")]
+    if unknown:
+        raise SettingsError(
+            f"OTEL_TRACES_EXPORTER may name otlp, console or none, got {unknown[0]!r}"
+        )
+    return exporters
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -86,6 +103,12 @@ class Settings:
     """Port of the embedded Temporal dev server (EMBEDDED_TEMPORAL_PORT); its UI is this + 1000."""
     log_level: str = "INFO"
     """Python log level (LOG_LEVEL)."""
+    log_format: str = "auto"
+    """Log lines as `json`, `text` (key=value, coloured on a terminal) or `auto`: text when
+    stderr is a terminal, JSON otherwise (LOG_FORMAT)."""
+    traces_exporter: tuple[str, ...] = ()
+    """OpenTelemetry span exporters (OTEL_TRACES_EXPORTER, comma-separated: `otlp` over
+    HTTP, `console`); empty or `none`: tracing off. The SDK reads the other OTEL_* variables."""
     fault_injection: bool = False
     """Whether admins may make steps fail on purpose (FAULT_INJECTION; `make run` turns it
     on for `simulate --failure-rate`): off, the API refuses and workers ignore injections."""
@@ -130,6 +153,8 @@ class Settings:
             embedded_postgres_port=_env_int("EMBEDDED_POSTGRES_PORT", 55432),
             embedded_temporal_port=_env_int("EMBEDDED_TEMPORAL_PORT", 7233),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            log_format=_log_format(),
+            traces_exporter=_traces_exporters(),
             fault_injection=_env_bool("FAULT_INJECTION", False),
         )
 

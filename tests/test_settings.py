@@ -16,6 +16,16 @@ def test_settings_read_the_environment_when_built(monkeypatch: pytest.MonkeyPatc
     assert built.frame_ancestors == ("'self'", "https://intranet.example.com")
 
 
+def test_logs_are_auto_and_tracing_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    assert (Settings.from_env().log_format, Settings.from_env().traces_exporter) == ("auto", ())
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp, console")
+    built = Settings.from_env()
+    assert (built.log_format, built.traces_exporter) == ("json", ("otlp", "console"))
+
+
 @pytest.mark.parametrize(
     ("name", "value", "named"),
     [
@@ -24,6 +34,8 @@ def test_settings_read_the_environment_when_built(monkeypatch: pytest.MonkeyPatc
         ("PATH_PREFIX", "stepladder", "PATH_PREFIX"),
         ("SECRET_KEY", "short", "SECRET_KEY"),
         ("FAULT_INJECTION", "maybe", "FAULT_INJECTION"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT"),
+        ("OTEL_TRACES_EXPORTER", "otlp,zipkin", "OTEL_TRACES_EXPORTER"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(

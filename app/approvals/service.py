@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,6 +16,8 @@ from app.domain.approvals import Decision, RefusalKind
 from app.executions.service import UnknownExecution
 from app.temporal.contracts import DecisionOutcome
 from app.temporal.workflows import ExecutionWorkflow
+
+log = structlog.stdlib.get_logger("stepladder.approvals")
 
 
 class DecisionRefused(Exception):
@@ -50,7 +53,23 @@ class DecisionService:
     async def decide(self, execution_id: str, decision: Decision) -> DecisionOutcome:
         """Send `decision` as the workflow's `decide` update. Its validator's refusal (stale,
         duplicate, unauthorised or incomplete) comes back as DecisionRefused; a decision on a
-        finished execution as NOT_WAITING, on none at all as UnknownExecution."""
+        finished execution as NOT_WAITING, on none at all as UnknownExecution. Each decision
+        and each refusal is logged (`decision.made`, `decision.refused`)."""
+        structlog.contextvars.bind_contextvars(
+            execution_id=execution_id, step_id=decision.step_id, user=decision.user_id
+        )
+        try:
+            outcome = await self._send(execution_id, decision)
+        except DecisionRefused as refused:
+            log.warning(
+                "decision.refused", action=decision.action, kind=str(refused.kind),
+                reason=refused.message, source=decision.source,
+            )  # fmt: skip
+            raise
+        log.info("decision.made", action=decision.action, source=decision.source)
+        return outcome
+
+    async def _send(self, execution_id: str, decision: Decision) -> DecisionOutcome:
         handle = self.client.get_workflow_handle(execution_id)
         try:
             return await self._update(handle, decision)

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import RawValue
 from temporalio.service import RPCError, RPCStatusCode
@@ -17,6 +18,8 @@ from app.domain.definitions import WorkflowDefinition, normalise_input, validate
 from app.domain.identity import DEMO_USERS, User
 from app.temporal.contracts import ExecutionInput, KnownUser, Timeline
 from app.temporal.workflows import ExecutionWorkflow
+
+log = structlog.stdlib.get_logger("stepladder.executions")
 
 
 class UnknownWorkflow(LookupError):
@@ -89,6 +92,8 @@ class ExecutionService:
             id=execution_id,
             task_queue=self.task_queue,
         )
+        structlog.contextvars.bind_contextvars(execution_id=execution_id)
+        log.info("execution.started", workflow_id=workflow_id, started_by=user.name)
         return execution_id
 
     def known_users(self) -> dict[str, KnownUser]:

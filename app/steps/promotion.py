@@ -3,14 +3,15 @@ outcome, and the audited move every change (automatic or by hand) goes through."
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
+
+import structlog
 
 from app.db import step_configs
 from app.domain.promotion import ModeChange, StepMetrics, change_snapshot, decide_mode_change
 from app.domain.step_config import StepSettings
 
-log = logging.getLogger("stepladder.promotions")
+log = structlog.stdlib.get_logger("stepladder.promotions")
 
 
 async def move_mode(
@@ -32,9 +33,9 @@ async def move_mode(
         snapshot=change_snapshot(metrics, settings.criteria), now=now,
     )  # fmt: skip
     log.info(
-        "step %s/%s: %s %s → %s by %s (%s)",
-        settings.workflow_id, settings.step_id, kind, change.from_mode, change.to_mode,
-        changed_by, change.reason,
+        "step.mode_changed", workflow_id=settings.workflow_id, step_id=settings.step_id,
+        kind=kind, from_mode=str(change.from_mode), to_mode=str(change.to_mode),
+        changed_by=changed_by, reason=change.reason,
     )  # fmt: skip
 
 
@@ -51,7 +52,9 @@ async def evaluate_after_outcome(
         except ValueError as exc:
             # A hand-edited row with an unknown mode or impact: the engine falls back to the
             # definition's default; retrying this activity forever would stall the execution.
-            log.warning("step %s/%s not evaluated: %s", workflow_id, step_id, exc)
+            log.warning(
+                "step.not_evaluated", workflow_id=workflow_id, step_id=step_id, error=str(exc)
+            )
             return None
         if settings is None:
             return None  # not configured: it runs in its definition's default mode

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 
 from app.settings import Settings
 
@@ -13,12 +14,22 @@ class TemporalUnavailable(RuntimeError):
     """Temporal did not answer at the configured address."""
 
 
-async def connect(settings: Settings, timeout: float = 10.0, *, lazy: bool = False) -> Client:
-    """Connect now (and fail in one line), or lazily so a web process can start and say 503."""
+async def connect(
+    settings: Settings,
+    timeout: float = 10.0,
+    *,
+    lazy: bool = False,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """Connect now (and fail in one line), or lazily so a web process can start and say 503.
+    `interceptors` (tracing) apply to the client's calls and to workers built on it."""
     try:
         return await asyncio.wait_for(
             Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace, lazy=lazy
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                lazy=lazy,
+                interceptors=interceptors,
             ),
             timeout,
         )

@@ -13,12 +13,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from app.db.demo import DemoSystems
 from app.db.records import Records
 from app.temporal.actions import ActionActivities, FaultSwitch
+from app.temporal.log_context import ActivityLogContext
 from app.temporal.previews import PreviewActivities
 from app.temporal.recording import LegacyRecordingActivities, OutcomeHook, RecordingActivities
 from app.temporal.workflows import ExecutionWorkflow
 
-# Pure, deterministic libraries the workflow uses: loaded once, not re-imported per run.
-PASSTHROUGH_MODULES = ("app.domain", "jinja2", "markupsafe", "yaml")
+# Pure, deterministic libraries the workflow uses: loaded once, not re-imported per run;
+# opentelemetry for the tracing interceptor's workflow spans (when tracing is on).
+PASSTHROUGH_MODULES = ("app.domain", "jinja2", "markupsafe", "yaml", "opentelemetry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -72,4 +74,6 @@ def build_worker(
             on_outcome=on_outcome, fault_injection=fault_injection, actions=actions
         ),
         workflow_runner=workflow_runner(),
+        # The client's interceptors (tracing, when on) apply too: the worker takes them from it.
+        interceptors=[ActivityLogContext()],
     )

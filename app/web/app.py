@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -39,6 +40,7 @@ from app.live.inbox_hub import ApprovalInbox
 from app.live.timeline_hub import TimelineHub
 from app.live.tuning import LiveTuning
 from app.live.updates import LiveUpdates
+from app.observability.tracing import Tracing
 from app.settings import REPO_ROOT, Settings
 from app.steps.api import StepApi
 from app.steps.pages import StepPages
@@ -50,6 +52,7 @@ from app.web.api_docs import openapi_config
 from app.web.errors import error_response
 from app.web.health import health
 from app.web.identity import IdentityMiddleware
+from app.web.request_context import RequestContextMiddleware, bind_request_user
 from app.web.sign_in import SignInController
 
 log = logging.getLogger("stepladder.web")
@@ -68,17 +71,22 @@ def create_app(
     *,
     definitions: dict[str, WorkflowDefinition] | None = None,
     live_tuning: LiveTuning | None = None,
+    tracing: Tracing | None = None,
 ) -> Litestar:
+    """The web app; `tracing` (default: from OTEL_TRACES_EXPORTER, shut down with the app) traces
+    requests and the Temporal calls they make."""
     settings = settings or Settings.from_env()
     settings.require_services()
     loaded = definitions or load_definitions(settings.definitions_dir, ACTION_NAMES)
     tuning = live_tuning or LiveTuning.from_env()
+    owns_tracing = tracing is None
+    traces = tracing or Tracing.from_exporters(settings.traces_exporter, "stepladder-web")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Lazy on purpose: `stepladder web` checks both first; here an outage must give 503s.
         async with tables_bound(settings.database_url) as engine:
-            client = await connect(settings, lazy=True)
+            client = await connect(settings, lazy=True, interceptors=traces.temporal_interceptors())
             app.state.engine = engine
             app.state.temporal = client
             executions = ExecutionService(client, loaded, settings.task_queue)
@@ -92,6 +100,8 @@ def create_app(
                 yield
             finally:
                 await app.state.live.close()
+                if owns_tracing:
+                    traces.shutdown()
 
     templates = TemplateConfig(directory=REPO_ROOT / "templates", engine=JinjaTemplateEngine)
 
@@ -140,7 +150,7 @@ def create_app(
             ),
         ],
         lifespan=[lifespan],
-        plugins=[HTMXPlugin()],
+        plugins=[HTMXPlugin(), *_tracing_plugins(traces)],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "definitions": Provide(lambda: loaded, sync_to_thread=False),
@@ -149,11 +159,12 @@ def create_app(
             "live": Provide(_state("live"), sync_to_thread=False),
         },
         middleware=[
+            RequestContextMiddleware,
             DefineMiddleware(
                 IdentityMiddleware,
                 settings=settings,
                 exclude=["^/health", "^/static", "^/schema"],
-            )
+            ),
         ],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -164,11 +175,23 @@ def create_app(
         ),
         template_config=templates,
         exception_handlers={Exception: error_response},
+        # No logging set-up of Litestar's own (it would replace the root handler): the process's
+        # is app.observability.logging's, and error_response logs unhandled errors.
+        logging_config=None,
+        before_request=bind_request_user,
         after_request=security_headers,
         openapi_config=openapi_config(settings),
         state=State({"settings": settings}),
         debug=False,
     )
+
+
+def _tracing_plugins(tracing: Tracing) -> list[OpenTelemetryPlugin]:
+    """Litestar's OpenTelemetry middleware (a server span per request) when tracing is on."""
+    if tracing.provider is None:
+        return []
+    config = OpenTelemetryConfig(tracer_provider=tracing.provider, exclude=["^/health", "^/static"])
+    return [OpenTelemetryPlugin(config)]
 
 
 def _state(name: str) -> Any:

@@ -1,0 +1,1 @@
+"""Process-wide observability set-up: structured logs (structlog) and traces (OpenTelemetry)."""
