@@ -70,17 +70,19 @@ class Records:
         """A step run's row; `run_key` is unique, so a retried activity overwrites its own row."""
         await StepRun.raw(
             "INSERT INTO step_runs (run_key, execution_id, workflow_id, step_id, mode, status, "
-            "started_at, ended_at, duration_ms, summary, error) "
-            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
+            "started_at, ended_at, duration_ms, summary, error, waiting_since) "
+            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+            "CASE WHEN {}::boolean THEN now() END) "
             "ON CONFLICT (run_key) DO UPDATE SET status = EXCLUDED.status, mode = EXCLUDED.mode, "
             "started_at = EXCLUDED.started_at, "
+            "waiting_since = COALESCE(step_runs.waiting_since, EXCLUDED.waiting_since), "
             "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, "
             "summary = EXCLUDED.summary, error = EXCLUDED.error "
             # Records may land out of order (they run beside later steps; retries after an
             # outage): a final status is never overwritten by the step's earlier waiting record.
             "WHERE EXCLUDED.status <> {} OR step_runs.status = {}",
             run_key, execution_id, workflow_id, step_id, mode, status, started_at, ended_at,
-            duration_ms, summary, error,
+            duration_ms, summary, error, status == StepStatus.WAITING_APPROVAL.value,
             StepStatus.WAITING_APPROVAL.value, StepStatus.WAITING_APPROVAL.value,
         )  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from app.settings import Settings
 
@@ -13,12 +14,18 @@ class TemporalUnavailable(RuntimeError):
     """Temporal did not answer at the configured address."""
 
 
-async def connect(settings: Settings, timeout: float = 10.0, *, lazy: bool = False) -> Client:
-    """Connect now (and fail in one line), or lazily so a web process can start and say 503."""
+async def connect(
+    settings: Settings, timeout: float = 10.0, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """Connect now (and fail in one line), or lazily so a web process can start and say 503;
+    on `runtime` when given (the worker's, serving its metrics)."""
     try:
         return await asyncio.wait_for(
             Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace, lazy=lazy
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                lazy=lazy,
+                runtime=runtime,
             ),
             timeout,
         )

@@ -47,6 +47,7 @@ from app.web.api_docs import openapi_config
 from app.web.errors import error_response
 from app.web.health import health
 from app.web.identity import IdentityMiddleware
+from app.web.metrics import HTTP_METRICS, MetricsController
 from app.web.sign_in import SignInController
 
 log = logging.getLogger("stepladder.web")
@@ -127,6 +128,7 @@ def create_app(
             StepPages,
             StepApi,
             health,
+            MetricsController,
             create_static_files_router(
                 path="/static",
                 directories=[Path(REPO_ROOT / "static")],
@@ -143,11 +145,12 @@ def create_app(
             "live": Provide(_state("live"), sync_to_thread=False),
         },
         middleware=[
+            HTTP_METRICS.middleware,
             DefineMiddleware(
                 IdentityMiddleware,
                 settings=settings,
-                exclude=["^/health", "^/static", "^/schema"],
-            )
+                exclude=["^/health", "^/static", "^/schema", "^/metrics"],
+            ),
         ],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
