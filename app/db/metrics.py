@@ -30,19 +30,11 @@ SELECT workflow_id, step_id, kind, from_mode, to_mode, count(*) AS n
 FROM mode_changes GROUP BY workflow_id, step_id, kind, from_mode, to_mode
 """
 
-# A step's wait ends with its last accepted decision (the one completing the approvals, or the
-# rejection); steps still waiting are left out, so a counted latency never changes afterwards.
-# Runs recorded before waiting_since existed, and expired ones (no decision), are not counted.
+# decision_seconds is written with a step's final outcome (app/db/records.py), so a counted
+# latency never changes afterwards; expired waits and runs recorded before the column have none.
 _LATENCY_SQL = """
-SELECT workflow_id, step_id, count(*) AS n, coalesce(sum(latency), 0) AS total{buckets}
-FROM (
-    SELECT s.workflow_id, s.step_id,
-           greatest(extract(epoch FROM max(d.decided_at) - s.waiting_since), 0) AS latency
-    FROM step_runs s
-    JOIN decisions d ON d.execution_id = s.execution_id AND d.step_id = s.step_id AND d.accepted
-    WHERE s.waiting_since IS NOT NULL AND s.status <> '{waiting}'
-    GROUP BY s.id
-) decided
+SELECT workflow_id, step_id, count(*) AS n, sum(decision_seconds) AS total{buckets}
+FROM step_runs WHERE decision_seconds IS NOT NULL
 GROUP BY workflow_id, step_id
 """
 
@@ -73,10 +65,10 @@ async def product_counts(bounds: Sequence[float], timeout_seconds: float) -> Pro
     `timeout_seconds` (the caller sees the error). `bounds`: the latency histogram's upper
     bounds in seconds, ascending."""
     buckets = "".join(
-        f", count(*) FILTER (WHERE latency <= {float(bound)!r}) AS le_{i}"
+        f", count(*) FILTER (WHERE decision_seconds <= {float(bound)!r}) AS le_{i}"
         for i, bound in enumerate(bounds)
     )
-    latency_sql = _LATENCY_SQL.format(buckets=buckets, waiting=_WAITING)
+    latency_sql = _LATENCY_SQL.format(buckets=buckets)
     async with StepRun._meta.db.transaction():
         await StepRun.raw(
             "SELECT set_config('statement_timeout', {}, true)",
