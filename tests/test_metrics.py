@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -18,15 +19,17 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from litestar import Litestar
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.devstack import free_port
 from app.executions.service import ExecutionService
-from app.settings import REPO_ROOT, Settings
+from app.settings import REPO_ROOT, Settings, SettingsError
 from app.web.app import create_app
 from tests.conftest import api_headers, http_client
 from tests.helpers import CRM_CONFIRMATIONS, eventually, waiting_at
+from tests.test_cli import error_line, run_cli
 from tests.test_web_decisions import approve, start
 
 DASHBOARD = REPO_ROOT / "docs" / "grafana-dashboard.json"
@@ -231,3 +234,54 @@ async def test_a_worker_process_serves_the_temporal_sdk_metrics(settings: Settin
     assert 'task_queue="metrics-probe"' in text
     missing = not_exposed(referenced_metrics("temporal_"), text)
     assert not missing, f"the dashboard names worker metrics the worker does not expose: {missing}"
+
+
+async def test_a_rejection_ends_the_wait_too(
+    client: httpx.AsyncClient, engine: ExecutionService
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    rejected = await client.post(
+        f"/api/workflows/executions/{execution_id}/steps/create_crm_record/reject",
+        json={"reason": "wrong tier"}, headers=api_headers("carol"),
+    )  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    after = await eventually(
+        lambda: scrape(client),
+        lambda s: value(s, "stepladder_decision_latency_seconds_count", **CRM) == 1,
+    )
+    assert value(after, "stepladder_step_outcomes_total", mode="validation_required",
+                 outcome="rejected", **CRM) == 1  # fmt: skip
+    assert value(after, "stepladder_approvals_waiting", **CRM) is None
+
+
+def test_metrics_settings_are_read_and_bad_values_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_TOKEN", " scrape-me ")
+    monkeypatch.setenv("METRICS_TIMEOUT", "0.5")
+    monkeypatch.setenv("WORKER_METRICS_PORT", "0")
+    built = Settings.from_env()
+    assert (built.metrics_token, built.metrics_timeout, built.worker_metrics_port) == (
+        "scrape-me",
+        0.5,
+        0,
+    )
+    for name, bad in (("WORKER_METRICS_PORT", "70000"), ("METRICS_TIMEOUT", "0"),
+                      ("METRICS_TIMEOUT", "soon")):  # fmt: skip
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env()
+        monkeypatch.delenv(name)
+
+
+def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line_naming_it(
+    settings: Settings, database_url: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("worker", DATABASE_URL=database_url, HOST="127.0.0.1",
+                         TEMPORAL_ADDRESS=settings.temporal_address,
+                         WORKER_METRICS_PORT=str(port))  # fmt: skip
+    line = error_line(result, "worker")
+    assert f"WORKER_METRICS_PORT={port}" in line and "in use" in line
