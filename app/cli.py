@@ -9,12 +9,19 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 
-from app.devstack import DevStackError, EmbeddedPostgres, EmbeddedTemporal, wait_for_port
+from app.devstack import (
+    DevStackError,
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    free_port,
+    wait_for_port,
+)
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger("stepladder")
@@ -78,12 +85,21 @@ async def _run_worker(settings: Settings) -> None:
     from app.observability.tracing import Tracing
     from app.steps.service import evaluate_after_outcome
     from app.temporal.client import connect
-    from app.temporal.worker import build_worker
+    from app.temporal.worker import build_worker, metrics_runtime
 
     await check_database(settings.database_url)
     tracing = Tracing.from_exporters(settings.traces_exporter, "stepladder-worker")
-    # The worker takes the client's tracing interceptor: workflow and activity spans.
-    client = await connect(settings, interceptors=tracing.temporal_interceptors())
+    try:
+        runtime = metrics_runtime(settings.host, settings.worker_metrics_port)
+    except ValueError as exc:  # the port is taken, most likely
+        raise SettingsError(f"WORKER_METRICS_PORT={settings.worker_metrics_port}: {exc}") from None
+    # The worker takes the client's tracing interceptor (workflow and activity spans) and serves
+    # the SDK's metrics from the client's runtime.
+    client = await connect(settings, interceptors=tracing.temporal_interceptors(), runtime=runtime)
+    if runtime is not None:
+        log.info(
+            "worker metrics at http://%s:%d/metrics", settings.host, settings.worker_metrics_port
+        )
     # The engine's promotion hook is the steps' rules; fault injections only where switched on.
     worker = build_worker(
         client,
@@ -159,6 +175,7 @@ def cmd_dev(settings: Settings) -> None:
             "TEMPORAL_ADDRESS": settings.temporal_address,
             # The development stack: `simulate --failure-rate` may inject faults.
             "FAULT_INJECTION": os.environ.get("FAULT_INJECTION", "on"),
+            "WORKER_METRICS_PORT": str(_dev_worker_metrics_port(settings)),
         }
         for command in ("worker", "web"):
             children[command] = subprocess.Popen(
@@ -185,6 +202,19 @@ def cmd_dev(settings: Settings) -> None:
             temporal.stop()
         if postgres is not None:
             postgres.stop()
+
+
+def _dev_worker_metrics_port(settings: Settings) -> int:
+    """The configured worker metrics port, or a free one when the default is taken (another
+    checkout's `make run`): development never fails over a metrics port."""
+    if "WORKER_METRICS_PORT" in os.environ or not settings.worker_metrics_port:
+        return settings.worker_metrics_port
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.host, settings.worker_metrics_port))
+        except OSError:
+            return free_port()
+    return settings.worker_metrics_port
 
 
 def _wait_for_children(children: dict[str, subprocess.Popen[bytes]]) -> None:

@@ -34,6 +34,26 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0 seconds, got {raw!r}")
+    return value
+
+
+def _env_port(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if not 0 <= value <= 65535:
+        raise SettingsError(f"{name} must be a port number (0-65535), got {value}")
+    return value
+
+
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name)
     if raw is None:
@@ -112,6 +132,15 @@ class Settings:
     fault_injection: bool = False
     """Whether admins may make steps fail on purpose (FAULT_INJECTION; `make run` turns it
     on for `simulate --failure-rate`): off, the API refuses and workers ignore injections."""
+    metrics_token: str = ""
+    """When set, `GET /metrics` asks for `Authorization: Bearer <this>` (METRICS_TOKEN); empty,
+    anyone who reaches the web process may scrape it (keep it off the public proxy)."""
+    metrics_timeout: float = 2.0
+    """Longest time one scrape's PostgreSQL reads may take, in seconds (METRICS_TIMEOUT); past
+    it the product metrics are left out and stepladder_metrics_scrape_errors_total counts it."""
+    worker_metrics_port: int = 9464
+    """Port of the worker's Temporal SDK Prometheus endpoint, on HOST (WORKER_METRICS_PORT);
+    0 turns it off."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -156,6 +185,9 @@ class Settings:
             log_format=_log_format(),
             traces_exporter=_traces_exporters(),
             fault_injection=_env_bool("FAULT_INJECTION", False),
+            metrics_token=os.environ.get("METRICS_TOKEN", "").strip(),
+            metrics_timeout=_env_seconds("METRICS_TIMEOUT", 2.0),
+            worker_metrics_port=_env_port("WORKER_METRICS_PORT", 9464),
         )
 
     def require_services(self) -> None:

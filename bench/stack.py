@@ -132,6 +132,8 @@ class Stack:
             "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
             "TEMPORAL_TASK_QUEUE": self.settings.task_queue,
             "LOG_LEVEL": "WARNING",
+            # Several benchmark workers may run at once: none serves SDK metrics on a fixed port.
+            "WORKER_METRICS_PORT": "0",
             **overrides,
         }
 

@@ -84,7 +84,9 @@ def test_database_password_is_masked() -> None:
 
 def test_worker_with_unreachable_temporal_names_temporal_and_address(database_url: str) -> None:
     address = f"127.0.0.1:{free_port()}"
-    result = run_cli("worker", DATABASE_URL=database_url, TEMPORAL_ADDRESS=address)
+    result = run_cli(
+        "worker", DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, WORKER_METRICS_PORT="0"
+    )
     line = error_line(result, "worker")
     assert "Temporal" in line
     assert address in line

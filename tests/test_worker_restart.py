@@ -35,7 +35,8 @@ async def worker_process(
     settings: Settings, queue: str, *, database_url: str = ""
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {**os.environ, "DATABASE_URL": database_url or settings.database_url,
-           "TEMPORAL_ADDRESS": settings.temporal_address, "TEMPORAL_TASK_QUEUE": queue}  # fmt: skip
+           "TEMPORAL_ADDRESS": settings.temporal_address, "TEMPORAL_TASK_QUEUE": queue,
+           "WORKER_METRICS_PORT": "0"}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         STEPLADDER, "worker", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

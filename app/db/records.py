@@ -15,6 +15,16 @@ from typing import Any
 from app.db.tables import ApprovalDecision, Execution, FaultInjection, StepConfig, StepRun
 from app.domain.statuses import ExecutionStatus, StepStatus
 
+# On the final record of a step that waited: from its waiting start to the last accepted decision
+# (the approval completing the count, or the rejection), recorded before this outcome.
+_DECISION_SECONDS = (
+    "CASE WHEN EXCLUDED.status <> {} AND step_runs.waiting_since IS NOT NULL THEN greatest(0, "
+    "extract(epoch FROM (SELECT max(d.decided_at) FROM decisions d "
+    "WHERE d.execution_id = step_runs.execution_id AND d.step_id = step_runs.step_id "
+    "AND d.accepted)) - extract(epoch FROM step_runs.waiting_since)) "
+    "ELSE step_runs.decision_seconds END"
+)
+
 
 class Records:
     """The engine's data access (activities and the execution/decision services get one)."""
@@ -70,17 +80,21 @@ class Records:
         """A step run's row; `run_key` is unique, so a retried activity overwrites its own row."""
         await StepRun.raw(
             "INSERT INTO step_runs (run_key, execution_id, workflow_id, step_id, mode, status, "
-            "started_at, ended_at, duration_ms, summary, error) "
-            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
+            "started_at, ended_at, duration_ms, summary, error, waiting_since) "
+            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+            "CASE WHEN {}::boolean THEN now() END) "
             "ON CONFLICT (run_key) DO UPDATE SET status = EXCLUDED.status, mode = EXCLUDED.mode, "
             "started_at = EXCLUDED.started_at, "
+            "waiting_since = COALESCE(step_runs.waiting_since, EXCLUDED.waiting_since), "
+            f"decision_seconds = {_DECISION_SECONDS}, "
             "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, "
             "summary = EXCLUDED.summary, error = EXCLUDED.error "
             # Records may land out of order (they run beside later steps; retries after an
             # outage): a final status is never overwritten by the step's earlier waiting record.
             "WHERE EXCLUDED.status <> {} OR step_runs.status = {}",
             run_key, execution_id, workflow_id, step_id, mode, status, started_at, ended_at,
-            duration_ms, summary, error,
+            duration_ms, summary, error, status == StepStatus.WAITING_APPROVAL.value,
+            StepStatus.WAITING_APPROVAL.value,
             StepStatus.WAITING_APPROVAL.value, StepStatus.WAITING_APPROVAL.value,
         )  # fmt: skip
 

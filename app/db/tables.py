@@ -44,6 +44,12 @@ class StepRun(Table, tablename="step_runs"):
     duration_ms = Integer(null=True, default=None)
     summary = Text(default="")
     error = Text(default="")
+    # When the row was first written as waiting for approval (the database's clock): the start
+    # of the decision-latency metric. Empty for steps that never waited.
+    waiting_since = Timestamptz(null=True, default=None)
+    # Seconds from waiting_since to the accepted decision that ended the wait, set when the final
+    # outcome is written (the decisions are recorded before it); empty when nobody decided.
+    decision_seconds = DoublePrecision(null=True, default=None)
 
 
 class DemoContact(Table, tablename="demo_contacts"):

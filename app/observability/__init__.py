@@ -1,1 +1,2 @@
-"""Process-wide observability set-up: structured logs (structlog) and traces (OpenTelemetry)."""
+"""Operations: structured logs (structlog), traces (OpenTelemetry) and the product's Prometheus
+metrics (read from the records at scrape time)."""

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 
 from app.settings import Settings
 
@@ -20,9 +21,11 @@ async def connect(
     *,
     lazy: bool = False,
     interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect now (and fail in one line), or lazily so a web process can start and say 503.
-    `interceptors` (tracing) apply to the client's calls and to workers built on it."""
+    `interceptors` (tracing) apply to the client's calls and to workers built on it; `runtime`
+    when given (the worker's, serving its metrics)."""
     try:
         return await asyncio.wait_for(
             Client.connect(
@@ -30,6 +33,7 @@ async def connect(
                 namespace=settings.temporal_namespace,
                 lazy=lazy,
                 interceptors=interceptors,
+                runtime=runtime,
             ),
             timeout,
         )

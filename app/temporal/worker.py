@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -21,6 +22,17 @@ from app.temporal.workflows import ExecutionWorkflow
 # Pure, deterministic libraries the workflow uses: loaded once, not re-imported per run;
 # opentelemetry for the tracing interceptor's workflow spans (when tracing is on).
 PASSTHROUGH_MODULES = ("app.domain", "jinja2", "markupsafe", "yaml", "opentelemetry")
+
+
+def metrics_runtime(host: str, port: int) -> Runtime | None:
+    """The Temporal runtime for the worker's client, serving the SDK's metrics (task slots,
+    poll and schedule-to-start latencies, activity and workflow task outcomes) in Prometheus
+    format on http://host:port/metrics; None (the default runtime, no endpoint) when port is 0."""
+    if not port:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"))
+    )
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

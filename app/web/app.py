@@ -52,6 +52,7 @@ from app.web.api_docs import openapi_config
 from app.web.errors import error_response
 from app.web.health import health
 from app.web.identity import IdentityMiddleware
+from app.web.metrics import HTTP_METRICS, MetricsController
 from app.web.request_context import RequestContextMiddleware, bind_request_user
 from app.web.sign_in import SignInController
 
@@ -143,6 +144,7 @@ def create_app(
             TokenPages,
             TokenApi,
             health,
+            MetricsController,
             create_static_files_router(
                 path="/static",
                 directories=[Path(REPO_ROOT / "static")],
@@ -160,10 +162,11 @@ def create_app(
         },
         middleware=[
             RequestContextMiddleware,
+            HTTP_METRICS.middleware,
             DefineMiddleware(
                 IdentityMiddleware,
                 settings=settings,
-                exclude=["^/health", "^/static", "^/schema"],
+                exclude=["^/health", "^/static", "^/schema", "^/metrics"],
             ),
         ],
         csrf_config=CSRFConfig(

@@ -1,0 +1,100 @@
+"""The product metrics' reads: a few grouped counts over the records, made at scrape time in one
+read-only transaction bounded by a statement timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.db.tables import StepRun
+from app.domain.statuses import FINAL_STEP_STATUSES, ExecutionStatus, StepStatus
+
+_WAITING = StepStatus.WAITING_APPROVAL.value
+_FINALS = ", ".join(f"'{status.value}'" for status in sorted(FINAL_STEP_STATUSES))
+
+_WAITING_SQL = f"""
+SELECT s.workflow_id, s.step_id, count(*) AS n
+FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
+WHERE s.status = '{_WAITING}' AND e.status = '{ExecutionStatus.RUNNING.value}'
+GROUP BY s.workflow_id, s.step_id
+"""
+
+_OUTCOMES_SQL = f"""
+SELECT workflow_id, step_id, mode, status, count(*) AS n
+FROM step_runs WHERE status IN ({_FINALS})
+GROUP BY workflow_id, step_id, mode, status
+"""
+
+_MODE_CHANGES_SQL = """
+SELECT workflow_id, step_id, kind, from_mode, to_mode, count(*) AS n
+FROM mode_changes GROUP BY workflow_id, step_id, kind, from_mode, to_mode
+"""
+
+# decision_seconds is written with a step's final outcome (app/db/records.py), so a counted
+# latency never changes afterwards; expired waits and runs recorded before the column have none.
+_LATENCY_SQL = """
+SELECT workflow_id, step_id, count(*) AS n, sum(decision_seconds) AS total{buckets}
+FROM step_runs WHERE decision_seconds IS NOT NULL
+GROUP BY workflow_id, step_id
+"""
+
+
+@dataclass(frozen=True)
+class LatencyCounts:
+    """Decided waits of one step: how many, their total seconds, how many within each bound."""
+
+    workflow_id: str
+    step_id: str
+    count: int
+    total_seconds: float
+    within: tuple[int, ...]  # cumulative, one per bound of the histogram
+
+
+@dataclass(frozen=True)
+class ProductCounts:
+    """What the records say at one moment, grouped for the product metrics."""
+
+    waiting: list[tuple[str, str, int]]  # workflow, step, approvals waiting
+    outcomes: list[tuple[str, str, str, str, int]]  # workflow, step, mode, outcome, runs
+    mode_changes: list[tuple[str, str, str, str, str, int]]  # workflow, step, kind, from, to, n
+    latencies: list[LatencyCounts]
+
+
+async def product_counts(bounds: Sequence[float], timeout_seconds: float) -> ProductCounts:
+    """The grouped counts, read in one transaction; PostgreSQL cancels any statement slower than
+    `timeout_seconds` (the caller sees the error). `bounds`: the latency histogram's upper
+    bounds in seconds, ascending."""
+    buckets = "".join(
+        f", count(*) FILTER (WHERE decision_seconds <= {float(bound)!r}) AS le_{i}"
+        for i, bound in enumerate(bounds)
+    )
+    latency_sql = _LATENCY_SQL.format(buckets=buckets)
+    async with StepRun._meta.db.transaction():
+        await StepRun.raw(
+            "SELECT set_config('statement_timeout', {}, true)",
+            str(max(1, int(timeout_seconds * 1000))),
+        )
+        waiting = await StepRun.raw(_WAITING_SQL)
+        outcomes = await StepRun.raw(_OUTCOMES_SQL)
+        changes = await StepRun.raw(_MODE_CHANGES_SQL)
+        latencies = await StepRun.raw(latency_sql)
+    return ProductCounts(
+        waiting=[(r["workflow_id"], r["step_id"], int(r["n"])) for r in waiting],
+        outcomes=[
+            (r["workflow_id"], r["step_id"], r["mode"], r["status"], int(r["n"])) for r in outcomes
+        ],
+        mode_changes=[
+            (r["workflow_id"], r["step_id"], r["kind"], r["from_mode"], r["to_mode"], int(r["n"]))
+            for r in changes
+        ],
+        latencies=[
+            LatencyCounts(
+                r["workflow_id"],
+                r["step_id"],
+                int(r["n"]),
+                float(r["total"]),
+                tuple(int(r[f"le_{i}"]) for i in range(len(bounds))),
+            )
+            for r in latencies
+        ],
+    )
