@@ -34,6 +34,19 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0 seconds, got {raw!r}")
+    return value
+
+
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name)
     if raw is None:
@@ -84,6 +97,16 @@ class Settings:
     fault_injection: bool = False
     """Whether admins may make steps fail on purpose (FAULT_INJECTION; `make run` turns it
     on for `simulate --failure-rate`): off, the API refuses and workers ignore injections."""
+    temporal_rpc_timeout: float = 5.0
+    """Deadline in seconds of the web layer's calls to Temporal (TEMPORAL_RPC_TIMEOUT): a start,
+    a cancel, a timeline query; past it Temporal counts as down, or a timeline is read from
+    PostgreSQL's records when the query found no worker to answer it."""
+    decision_timeout: float = 10.0
+    """How long a decision waits for the workflow to confirm it (DECISION_TIMEOUT); past it
+    the answer is 503 "not applied: the engine is not answering"."""
+    decision_window: float = 60.0
+    """A decision reaching its workflow later than this after the click is refused and shown
+    as such on the timeline (DECISION_WINDOW): it never takes effect long after it was made."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,6 +142,9 @@ class Settings:
             embedded_temporal_port=_env_int("EMBEDDED_TEMPORAL_PORT", 7233),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             fault_injection=_env_bool("FAULT_INJECTION", False),
+            temporal_rpc_timeout=_env_seconds("TEMPORAL_RPC_TIMEOUT", 5.0),
+            decision_timeout=_env_seconds("DECISION_TIMEOUT", 10.0),
+            decision_window=_env_seconds("DECISION_WINDOW", 60.0),
         )
 
     def require_services(self) -> None:

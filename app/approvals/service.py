@@ -3,13 +3,21 @@ validator (the domain's one rule set) accepts it or says why not."""
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.records import Records
-from app.domain.approvals import Decision, RefusalKind
-from app.executions.service import UnknownExecution
+from app.domain.approvals import DEFAULT_DECISION_WINDOW, Decision, RefusalKind
+from app.domain.availability import ServiceUnavailable
+from app.executions.service import EngineSilent, UnknownExecution, temporal_reachable, within
 from app.temporal.contracts import DecisionOutcome
 from app.temporal.workflows import ExecutionWorkflow
 
@@ -23,18 +31,46 @@ class DecisionRefused(Exception):
         self.message = message
 
 
+# What the person sees when the workflow did not confirm a decision in time.
+NOT_CONFIRMED = "not applied: the engine is not answering"
+
+
 class DecisionService:
-    def __init__(self, client: Client, records: Records | None = None) -> None:
+    """`timeout`: how long a decision waits for the workflow's answer; `window`: how long after
+    the click it may still take effect (the workflow refuses it later)."""
+
+    def __init__(
+        self,
+        client: Client,
+        records: Records | None = None,
+        *,
+        timeout: float = 10.0,
+        window: float = DEFAULT_DECISION_WINDOW,
+    ) -> None:
         self.client = client
         self.records = records or Records()
+        self.timeout = timeout
+        self.window = window
 
     async def decide(self, execution_id: str, decision: Decision) -> DecisionOutcome:
         """Send `decision` as the workflow's `decide` update. Its validator's refusal (stale,
         duplicate, unauthorised or incomplete) comes back as DecisionRefused; a decision on a
-        finished execution as NOT_WAITING, on none at all as UnknownExecution."""
+        finished execution as NOT_WAITING, on none at all as UnknownExecution. Unanswered
+        within `timeout`: ServiceUnavailable (Temporal down, or no worker: NOT_CONFIRMED)."""
         handle = self.client.get_workflow_handle(execution_id)
+        if not decision.decided_at:  # made now: it counts for `window` from now on
+            now = datetime.now(UTC).isoformat()
+            decision = replace(decision, decided_at=now, max_age_seconds=self.window)
+        update = handle.execute_update(
+            ExecutionWorkflow.decide, decision, rpc_timeout=timedelta(seconds=self.timeout)
+        )
         try:
-            return await handle.execute_update(ExecutionWorkflow.decide, decision)
+            return await within(self.client, self.timeout, update)
+        except EngineSilent:
+            raise ServiceUnavailable("temporal", NOT_CONFIRMED) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            await temporal_reachable(self.client)  # Temporal down says so; else no worker
+            raise ServiceUnavailable("temporal", NOT_CONFIRMED) from None
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             kinds = RefusalKind.__members__.values()

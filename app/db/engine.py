@@ -5,16 +5,51 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.querystring import QueryString
 
 from app.db.tables import TABLES
+from app.domain.availability import ServiceUnavailable, first_line
+
+# How long to wait for a connection, and for a statement, before PostgreSQL counts as down.
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 15.0
+
+# What the driver raises when the server cannot be reached or the connection is lost.
+UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class BoundedEngine(PostgresEngine):
+    """Piccolo's engine whose statements fail as ServiceUnavailable("postgresql") when the
+    server is unreachable or too slow, instead of the driver's own errors (or a hang)."""
+
+    async def _run_in_pool(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._run_in_pool(*args, **kwargs)
+        except UNREACHABLE as exc:
+            raise ServiceUnavailable("postgresql", first_line(exc)) from exc
+
+    async def _run_in_new_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._run_in_new_connection(*args, **kwargs)
+        except UNREACHABLE as exc:
+            raise ServiceUnavailable("postgresql", first_line(exc)) from exc
 
 
 def bind_tables(database_url: str) -> PostgresEngine:
     """Point every table at an engine for `database_url` (piccolo_conf is only for the CLI)."""
-    engine = PostgresEngine(config={"dsn": database_url})
+    engine = BoundedEngine(
+        config={"dsn": database_url, "timeout": CONNECT_TIMEOUT, "command_timeout": COMMAND_TIMEOUT}
+    )
     for table in TABLES:
         table._meta.db = engine
     return engine
