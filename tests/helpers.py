@@ -62,7 +62,8 @@ class Engine(ExecutionService):
         **details: Any,
     ) -> DecisionOutcome:
         decision = Decision.by(user, step_id, action, source=source, **details)
-        return await DecisionService(self.client, self.records).decide(execution_id, decision)
+        decisions = DecisionService(self.client, self.records, timeout=self.rpc_timeout)
+        return await decisions.decide(execution_id, decision)
 
 
 async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) -> Timeline:

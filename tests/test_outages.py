@@ -21,7 +21,7 @@ from app.web.app import create_app
 from tests.conftest import api_headers, http_client, signed_in
 from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, Engine, eventually, waiting_at
 from tests.test_database_outage import relay_to
-from tests.test_web import HTML
+from tests.test_web import HTML, csrf_token
 from tests.test_worker_restart import worker_process
 
 API = "/api/workflows/executions"
@@ -99,43 +99,63 @@ async def test_without_a_worker_reads_come_from_records_and_a_late_decision_neve
         settings, task_queue=queue, temporal_rpc_timeout=2.0, decision_timeout=2.0,
         decision_window=1.0,
     )  # fmt: skip
-    async with worker_process(settings, queue):
-        execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
-        await waiting_at(engine, execution_id, "create_crm_record")
-        # The executions row and the first steps' records are written before the wait.
-        await eventually(lambda: engine.records.execution_recorded(execution_id), bool)
-    # The worker is gone.
-    async with http_client(create_app(quiet)) as client:
-        began = time.monotonic()
-        read = await client.get(f"{API}/{execution_id}", headers=api_headers("carol"))
-        assert read.status_code == 200, read.text
-        body = read.json()
-        assert body["stale"] is True and body["source"] == "records"
-        assert body["status"] == "running"
-        assert [s["status"] for s in body["steps"][:2]] == ["completed", "completed"]
-        page = await signed_in(client, quiet, "carol").get(
-            f"/executions/{execution_id}", headers=HTML
-        )
-        assert page.status_code == 200 and "Possibly out of date" in page.text
-        assert time.monotonic() - began < 20
+    async with http_client(create_app(quiet)) as open_page:
+        async with worker_process(settings, queue):
+            execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
+            await waiting_at(engine, execution_id, "create_crm_record")
+            # The executions row and the first steps' records are written before the wait.
+            await eventually(lambda: engine.records.execution_recorded(execution_id), bool)
+            page = await signed_in(open_page, quiet, "carol").get(
+                f"/executions/{execution_id}", headers=HTML
+            )
+            assert page.status_code == 200 and "Possibly out of date" not in page.text
+        # The worker is gone. A web process that never saw the execution reads the records.
+        async with http_client(create_app(quiet)) as client:
+            began = time.monotonic()
+            read = await client.get(f"{API}/{execution_id}", headers=api_headers("carol"))
+            assert read.status_code == 200, read.text
+            body = read.json()
+            assert body["stale"] is True and body["source"] == "records"
+            assert body["status"] == "running"
+            assert [s["status"] for s in body["steps"][:2]] == ["completed", "completed"]
+            stale = await signed_in(client, quiet, "carol").get(
+                f"/executions/{execution_id}", headers=HTML
+            )
+            assert stale.status_code == 200 and "Possibly out of date" in stale.text
+            assert time.monotonic() - began < 20
 
-        began = time.monotonic()
-        approve = await client.post(
-            f"{API}/{execution_id}/steps/create_crm_record/approve",
-            json={"confirmations": CRM_CONFIRMATIONS},
-            headers=api_headers("carol"),
-        )
-        assert_unavailable(approve, "temporal")
-        assert "not applied: the engine is not answering" in approve.json()["detail"]
-        assert time.monotonic() - began < 10
+            began = time.monotonic()
+            approve = await client.post(
+                f"{API}/{execution_id}/steps/create_crm_record/approve",
+                json={"confirmations": CRM_CONFIRMATIONS},
+                headers=api_headers("carol"),
+            )
+            assert_unavailable(approve, "temporal")
+            assert "not applied: the engine is not answering" in approve.json()["detail"]
+            assert time.monotonic() - began < 10
 
-    # The worker returns after the decision's window: it is refused and shown on the step.
+        # The panel of the page opened before: not applied, and what was entered is kept.
+        form = await open_page.post(
+            f"/executions/{execution_id}/steps/create_crm_record/decision",
+            data={"_csrf_token": csrf_token(page.text), "action": "rejected",
+                  "reason": "kept while the engine is away"},
+            headers={**HTML, "hx-request": "true"},
+        )  # fmt: skip
+        assert form.status_code == 503 and form.headers["retry-after"]
+        assert "not applied: the engine is not answering" in form.text
+        assert ">kept while the engine is away</textarea>" in form.text
+
+    # The worker returns after the decisions' window: both are refused and shown on the step.
     async with worker_process(settings, queue):
 
         def refused_late(timeline: Timeline) -> bool:
             notes = timeline.steps[2].ignored_signals
-            return any("not applied: made at" in note for note in notes)
+            return sum("not applied: made at" in note for note in notes) == 2
 
         timeline = await eventually(lambda: engine.timeline(execution_id), refused_late, 40)
         assert timeline.steps[2].status == "waiting_approval"
         assert timeline.steps[2].decisions == []
+        # A decision made now still applies.
+        await engine.decide(execution_id, "create_crm_record", DEMO_USERS["carol"], "approved",
+                            confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+        await waiting_at(engine, execution_id, "setup_billing_account")

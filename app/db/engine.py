@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.querystring import QueryString
 
 from app.db.tables import TABLES
@@ -22,27 +22,39 @@ COMMAND_TIMEOUT = 15.0
 UNREACHABLE = (
     OSError,
     TimeoutError,
-    asyncpg.InterfaceError,
+    asyncpg.ConnectionDoesNotExistError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
 )
 
 
+class BoundedTransaction(PostgresTransaction):
+    async def __aenter__(self) -> PostgresTransaction:
+        try:
+            return await super().__aenter__()
+        except UNREACHABLE as exc:
+            raise ServiceUnavailable("postgresql", first_line(exc)) from exc
+
+
 class BoundedEngine(PostgresEngine):
-    """Piccolo's engine whose statements fail as ServiceUnavailable("postgresql") when the
-    server is unreachable or too slow, instead of the driver's own errors (or a hang)."""
+    """Piccolo's engine whose statements and transactions fail as ServiceUnavailable
+    ("postgresql") when the server is unreachable or too slow (connect and command timeouts),
+    instead of the driver's own errors or a hang."""
 
-    async def _run_in_pool(self, *args: Any, **kwargs: Any) -> Any:
+    async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
         try:
-            return await super()._run_in_pool(*args, **kwargs)
+            return await super().run_querystring(querystring, in_pool)
         except UNREACHABLE as exc:
             raise ServiceUnavailable("postgresql", first_line(exc)) from exc
 
-    async def _run_in_new_connection(self, *args: Any, **kwargs: Any) -> Any:
+    async def run_ddl(self, ddl: str, in_pool: bool = True) -> Any:
         try:
-            return await super()._run_in_new_connection(*args, **kwargs)
+            return await super().run_ddl(ddl, in_pool)
         except UNREACHABLE as exc:
             raise ServiceUnavailable("postgresql", first_line(exc)) from exc
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return BoundedTransaction(engine=self, allow_nested=allow_nested)
 
 
 def bind_tables(database_url: str) -> PostgresEngine:
