@@ -35,8 +35,8 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
     try:
         value = float(raw)
@@ -141,6 +141,16 @@ class Settings:
     worker_metrics_port: int = 9464
     """Port of the worker's Temporal SDK Prometheus endpoint, on HOST (WORKER_METRICS_PORT);
     0 turns it off."""
+    temporal_rpc_timeout: float = 5.0
+    """Deadline in seconds of the web layer's calls to Temporal (TEMPORAL_RPC_TIMEOUT): a start,
+    a cancel, a timeline query; past it Temporal counts as down, or a timeline is read from
+    PostgreSQL's records when the query found no worker to answer it."""
+    decision_timeout: float = 10.0
+    """How long a decision waits for the workflow to confirm it (DECISION_TIMEOUT); past it
+    the answer is 503 "not applied: the engine is not answering"."""
+    decision_window: float = 60.0
+    """A decision reaching its workflow later than this after the click is refused and shown
+    as such on the timeline (DECISION_WINDOW): it never takes effect long after it was made."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -188,6 +198,9 @@ class Settings:
             metrics_token=os.environ.get("METRICS_TOKEN", "").strip(),
             metrics_timeout=_env_seconds("METRICS_TIMEOUT", 2.0),
             worker_metrics_port=_env_port("WORKER_METRICS_PORT", 9464),
+            temporal_rpc_timeout=_env_seconds("TEMPORAL_RPC_TIMEOUT", 5.0),
+            decision_timeout=_env_seconds("DECISION_TIMEOUT", 10.0),
+            decision_window=_env_seconds("DECISION_WINDOW", 60.0),
         )
 
     def require_services(self) -> None:

@@ -44,7 +44,12 @@ async def eventually(
 
 class Engine(ExecutionService):
     """The execution service plus deciding as a signed-in user would (`DecisionService`, the
-    decision built by `Decision.by`, source "web" unless said) — what most engine tests do."""
+    decision built by `Decision.by`, source "web" unless said) — what most engine tests do.
+    Its queries wait up to a minute for a worker (a worker process takes seconds to start),
+    where the web's give up after seconds and read the records."""
+
+    def __init__(self, *args: Any, rpc_timeout: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(*args, rpc_timeout=rpc_timeout, **kwargs)
 
     async def decide(
         self,
@@ -57,7 +62,8 @@ class Engine(ExecutionService):
         **details: Any,
     ) -> DecisionOutcome:
         decision = Decision.by(user, step_id, action, source=source, **details)
-        return await DecisionService(self.client, self.records).decide(execution_id, decision)
+        decisions = DecisionService(self.client, self.records, timeout=self.rpc_timeout)
+        return await decisions.decide(execution_id, decision)
 
 
 async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) -> Timeline:

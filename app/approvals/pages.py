@@ -15,10 +15,12 @@ from app.approvals.inbox import for_user
 from app.approvals.schemas import REFUSAL_STATUS
 from app.approvals.service import DecisionRefused, DecisionService
 from app.domain.approvals import Decision
+from app.domain.availability import ServiceUnavailable
 from app.domain.identity import User
 from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
 from app.settings import Settings
+from app.web.errors import RETRY_AFTER
 
 
 class ApprovalPages(Controller):
@@ -51,6 +53,19 @@ class ApprovalPages(Controller):
             )  # fmt: skip
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
+        except ServiceUnavailable as exc:
+            # Not confirmed: the panel says so and keeps what was entered (the timeline read
+            # answers within its own deadline, from records when no worker answers).
+            return Template(
+                "_timeline.html" if request.htmx else "execution.html",
+                context={
+                    "timeline": await live.timelines.snapshot(execution_id),
+                    "decision_error": {"step_id": step_id, "message": exc.reason},
+                    "entered": entered,
+                },
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
         except DecisionRefused as exc:
             # A refusal may mean the page was behind (409): show what is true now.
             return Template(

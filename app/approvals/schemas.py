@@ -11,6 +11,7 @@ REFUSAL_STATUS: dict[RefusalKind, int] = {
     RefusalKind.FORBIDDEN: 403,  # not an approver, or four eyes
     RefusalKind.INCOMPLETE: 422,  # confirmations, phrase or reason missing
     RefusalKind.UNKNOWN_STEP: 404,
+    RefusalKind.TOO_LATE: 409,  # reached the workflow past its window: not applied
 }
 
 

@@ -4,16 +4,24 @@ validator (the domain's one rule set) accepts it or says why not."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.records import Records
-from app.domain.approvals import Decision, RefusalKind
-from app.executions.service import UnknownExecution
+from app.domain.approvals import DEFAULT_DECISION_WINDOW, Decision, RefusalKind
+from app.domain.availability import ServiceUnavailable
+from app.executions.service import EngineSilent, UnknownExecution, temporal_reachable, within
 from app.temporal.contracts import DecisionOutcome
 from app.temporal.workflows import ExecutionWorkflow
 
@@ -28,6 +36,9 @@ class DecisionRefused(Exception):
         self.kind = kind
         self.message = message
 
+
+# What the person sees when the workflow did not confirm a decision in time.
+NOT_CONFIRMED = "not applied: the engine is not answering"
 
 # The server aborts an update it could not hand to the workflow because the workflow task
 # carrying it failed (e.g. timed out on a loaded worker): the update was never accepted, so
@@ -44,17 +55,29 @@ def _not_delivered(exc: RPCError) -> bool:
 
 
 class DecisionService:
-    """Decisions on waiting steps, sent to the executions' workflows."""
+    """Decisions on waiting steps, sent to the executions' workflows. `timeout`: how long a
+    decision waits for the workflow's answer (seconds); `window`: how long after the click it may
+    still take effect (seconds; the workflow refuses it later)."""
 
-    def __init__(self, client: Client, records: Records | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        records: Records | None = None,
+        *,
+        timeout: float = 10.0,
+        window: float = DEFAULT_DECISION_WINDOW,
+    ) -> None:
         self.client = client
         self.records = records or Records()
+        self.timeout = timeout
+        self.window = window
 
     async def decide(self, execution_id: str, decision: Decision) -> DecisionOutcome:
         """Send `decision` as the workflow's `decide` update. Its validator's refusal (stale,
         duplicate, unauthorised or incomplete) comes back as DecisionRefused; a decision on a
-        finished execution as NOT_WAITING, on none at all as UnknownExecution. Each decision
-        and each refusal is logged (`decision.made`, `decision.refused`)."""
+        finished execution as NOT_WAITING, on none at all as UnknownExecution. Unanswered
+        within `timeout`: ServiceUnavailable (Temporal down, or no worker: NOT_CONFIRMED). Each
+        decision and each refusal is logged (`decision.made`, `decision.refused`)."""
         structlog.contextvars.bind_contextvars(
             execution_id=execution_id, step_id=decision.step_id, user=decision.user_id
         )
@@ -71,8 +94,16 @@ class DecisionService:
 
     async def _send(self, execution_id: str, decision: Decision) -> DecisionOutcome:
         handle = self.client.get_workflow_handle(execution_id)
+        if not decision.decided_at:  # made now: it counts for `window` from now on
+            now = datetime.now(UTC).isoformat()
+            decision = replace(decision, decided_at=now, max_age_seconds=self.window)
         try:
             return await self._update(handle, decision)
+        except EngineSilent:
+            raise ServiceUnavailable("temporal", NOT_CONFIRMED) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            await temporal_reachable(self.client)  # Temporal down says so; else no worker
+            raise ServiceUnavailable("temporal", NOT_CONFIRMED) from None
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             kinds = RefusalKind.__members__.values()
@@ -94,8 +125,12 @@ class DecisionService:
         self, handle: WorkflowHandle[Any, Any], decision: Decision
     ) -> DecisionOutcome:
         for attempt in range(1, _NOT_DELIVERED_ATTEMPTS + 1):
+            update = handle.execute_update(
+                ExecutionWorkflow.decide, decision, rpc_timeout=timedelta(seconds=self.timeout)
+            )
             try:
-                return await handle.execute_update(ExecutionWorkflow.decide, decision)
+                outcome: DecisionOutcome = await within(self.client, self.timeout, update)
+                return outcome
             except RPCError as exc:
                 if not _not_delivered(exc) or attempt == _NOT_DELIVERED_ATTEMPTS:
                     raise

@@ -5,16 +5,63 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from piccolo.engine.postgres import PostgresEngine
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.querystring import QueryString
 
 from app.db.tables import TABLES
+from app.domain.availability import ServiceUnavailable, first_line
+
+# How long to wait for a connection, and for a statement, before PostgreSQL counts as down.
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 15.0
+
+# What the driver raises when the server cannot be reached or the connection is lost.
+UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class BoundedTransaction(PostgresTransaction):
+    async def __aenter__(self) -> PostgresTransaction:
+        try:
+            return await super().__aenter__()
+        except UNREACHABLE as exc:
+            raise ServiceUnavailable("postgresql", first_line(exc)) from exc
+
+
+class BoundedEngine(PostgresEngine):
+    """Piccolo's engine whose statements and transactions fail as ServiceUnavailable
+    ("postgresql") when the server is unreachable or too slow (connect and command timeouts),
+    instead of the driver's own errors or a hang."""
+
+    async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
+        try:
+            return await super().run_querystring(querystring, in_pool)
+        except UNREACHABLE as exc:
+            raise ServiceUnavailable("postgresql", first_line(exc)) from exc
+
+    async def run_ddl(self, ddl: str, in_pool: bool = True) -> Any:
+        try:
+            return await super().run_ddl(ddl, in_pool)
+        except UNREACHABLE as exc:
+            raise ServiceUnavailable("postgresql", first_line(exc)) from exc
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return BoundedTransaction(engine=self, allow_nested=allow_nested)
 
 
 def bind_tables(database_url: str) -> PostgresEngine:
     """Point every table at an engine for `database_url` (piccolo_conf is only for the CLI)."""
-    engine = PostgresEngine(config={"dsn": database_url})
+    engine = BoundedEngine(
+        config={"dsn": database_url, "timeout": CONNECT_TIMEOUT, "command_timeout": COMMAND_TIMEOUT}
+    )
     for table in TABLES:
         table._meta.db = engine
     return engine

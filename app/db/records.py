@@ -156,3 +156,13 @@ class Records:
         if workflow_id:
             query = query.where(Execution.workflow_id == workflow_id)
         return list(await query)
+
+    async def execution_with_steps(
+        self, execution_id: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The execution's row and its step_runs rows, or None when it has no row."""
+        row = await Execution.select().where(Execution.execution_id == execution_id).first()
+        if row is None:
+            return None
+        steps = await StepRun.select().where(StepRun.execution_id == execution_id)
+        return row, list(steps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +29,11 @@ class RefusalKind(StrEnum):
     FORBIDDEN = "forbidden"  # identity or four-eyes: HTTP 403
     INCOMPLETE = "incomplete"  # missing confirmations, phrase or reason: HTTP 422
     UNKNOWN_STEP = "unknown_step"  # no such step in the execution: HTTP 404
+    TOO_LATE = "too_late"  # reached the workflow past its window: HTTP 409, shown on the step
+
+
+# How long after the click a decision may still take effect (Decision.max_age_seconds).
+DEFAULT_DECISION_WINDOW = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class Decision:
     from: "web" (the panel), "api", or "cli" — the default, because a signal sent from a shell
     carries no source. `roles`/`groups` are the signed-in user's, filled by the web layer; a
     signal without them is judged by the execution's known users.
+
+    `decided_at` is set by the web layer at the click (the workflow then stamps the time it
+    accepted it); one reaching the workflow more than `max_age_seconds` later is refused
+    (`too_late`). A decision without `decided_at` (a shell's signal, an old client) is not
+    age-checked.
     """
 
     step_id: str
@@ -71,6 +82,7 @@ class Decision:
     roles: list[str] | None = None
     groups: list[str] | None = None
     decided_at: str = ""
+    max_age_seconds: float = DEFAULT_DECISION_WINDOW
 
     @classmethod
     def by(cls, user: User, step_id: str, action: str, *, source: str, **details: Any) -> Decision:
@@ -208,6 +220,25 @@ def _incomplete_approval(request: ApprovalRequest, decision: Decision) -> Refusa
             RefusalKind.INCOMPLETE, f"type the phrase {request.typed_phrase!r} exactly to approve"
         )
     return None
+
+
+def too_late(decision: Decision, now: datetime) -> Refusal | None:
+    """Why `decision`, reaching the workflow at `now`, is too old to take effect, or None."""
+    if not decision.decided_at or decision.max_age_seconds <= 0:
+        return None
+    try:
+        made = datetime.fromisoformat(decision.decided_at)
+    except ValueError:
+        return None
+    made = made if made.tzinfo else made.replace(tzinfo=UTC)
+    age = (now - made).total_seconds()
+    if age <= decision.max_age_seconds:
+        return None
+    return Refusal(
+        RefusalKind.TOO_LATE,
+        f"not applied: made at {made.astimezone(UTC):%H:%M:%S} UTC, it reached the engine "
+        f"{age:.0f} s later (decisions count for {decision.max_age_seconds:g} s)",
+    )
 
 
 def approvals_complete(request: ApprovalRequest, approved_by: Collection[str]) -> bool:

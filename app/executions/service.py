@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import structlog
 from temporalio.client import Client, WorkflowQueryFailedError
@@ -14,12 +17,53 @@ from temporalio.common import RawValue
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.records import Records
+from app.domain.availability import ServiceUnavailable, first_line
 from app.domain.definitions import WorkflowDefinition, normalise_input, validate_input
 from app.domain.identity import DEMO_USERS, User
-from app.temporal.contracts import ExecutionInput, KnownUser, Timeline
+from app.temporal.contracts import ExecutionInput, KnownUser, StepState, Timeline
 from app.temporal.workflows import ExecutionWorkflow
 
 log = structlog.stdlib.get_logger("stepladder.executions")
+T = TypeVar("T")
+# How a call that got no answer in time ends (CANCELLED: the SDK's own deadline on a query).
+SILENT_OR_DOWN = (
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+)
+
+
+class EngineSilent(TimeoutError):
+    """Temporal answers, but no worker answered the workflow within the deadline."""
+
+
+async def within(client: Client, seconds: float, call: Awaitable[T]) -> T:
+    """`call` to Temporal, given `seconds`: Temporal unreachable → ServiceUnavailable; reachable
+    but the call unanswered (no worker) → EngineSilent."""
+    try:
+        async with asyncio.timeout(seconds + 1):  # the RPC's own deadline comes first
+            return await call
+    except RPCError as exc:
+        if exc.status not in SILENT_OR_DOWN:
+            raise
+        reason = first_line(exc)
+    except TimeoutError:
+        reason = f"no answer within {seconds:g} s"
+    except RuntimeError as exc:  # a lazy client's first connection failing
+        if "connect" not in str(exc):
+            raise
+        raise ServiceUnavailable("temporal", first_line(exc)) from None
+    await temporal_reachable(client)
+    raise EngineSilent(reason)
+
+
+async def temporal_reachable(client: Client) -> None:
+    """Raise ServiceUnavailable unless Temporal's frontend answers a health check at once."""
+    try:
+        async with asyncio.timeout(2):
+            await client.service_client.check_health(timeout=timedelta(seconds=1))
+    except (RPCError, RuntimeError, TimeoutError) as exc:
+        raise ServiceUnavailable("temporal", first_line(exc)) from None
 
 
 class UnknownWorkflow(LookupError):
@@ -59,12 +103,14 @@ class ExecutionService:
         *,
         users: Mapping[str, User] = DEMO_USERS,
         records: Records | None = None,
+        rpc_timeout: float = 5.0,
     ) -> None:
         self.client = client
         self.definitions = definitions
         self.task_queue = task_queue
         self.users = users
         self.records = records or Records()
+        self.rpc_timeout = rpc_timeout
         self._known: OrderedDict[str, tuple[bytes, Timeline]] = OrderedDict()
         self.conversions = 0  # timelines decoded (not served from the digest cache)
 
@@ -80,7 +126,7 @@ class ExecutionService:
         if errors:
             raise InvalidInput(errors)
         execution_id = f"{workflow_id}-{uuid.uuid4().hex[:12]}"
-        await self.client.start_workflow(
+        await self._call(self.client.start_workflow(
             ExecutionWorkflow.run,
             ExecutionInput(
                 execution_id=execution_id,
@@ -91,10 +137,18 @@ class ExecutionService:
             ),
             id=execution_id,
             task_queue=self.task_queue,
-        )
+            rpc_timeout=timedelta(seconds=self.rpc_timeout),
+        ))  # fmt: skip
         structlog.contextvars.bind_contextvars(execution_id=execution_id)
         log.info("execution.started", workflow_id=workflow_id, started_by=user.name)
         return execution_id
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        """A call that needs no worker: unanswered within the deadline means Temporal is down."""
+        try:
+            return await within(self.client, self.rpc_timeout, call)
+        except EngineSilent as exc:
+            raise ServiceUnavailable("temporal", str(exc)) from None
 
     def known_users(self) -> dict[str, KnownUser]:
         """The user directory as an execution carries it: roles and groups by name."""
@@ -110,11 +164,18 @@ class ExecutionService:
         kept per execution): temporalio's generic converter costs ~5 ms of CPU for a 5-step
         timeline and ~30 ms for 40 steps, and most reads (the live hub's polls) find nothing
         new. An unchanged timeline is the same object as last time: callers must not mutate it.
+
+        With no worker answering within the deadline, the timeline is this process's last one
+        or what PostgreSQL recorded, marked `stale` (see `_unconfirmed`).
         """
         handle = self.client.get_workflow_handle(execution_id)
+        query = handle.query(
+            "timeline", result_type=RawValue, rpc_timeout=timedelta(seconds=self.rpc_timeout)
+        )
         try:
-            raw: RawValue = await handle.query("timeline",
-                                               result_type=RawValue)  # fmt: skip
+            raw: RawValue = await within(self.client, self.rpc_timeout, query)
+        except EngineSilent:
+            return await self._unconfirmed(execution_id)
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise UnknownExecution(execution_id) from None
@@ -135,10 +196,35 @@ class ExecutionService:
             self._known.popitem(last=False)
         return timeline
 
+    async def _unconfirmed(self, execution_id: str) -> Timeline:
+        """The timeline as last seen by this process, else as PostgreSQL recorded it (the
+        executions and step_runs rows): possibly out of date, so marked `stale`."""
+        known = self._known.get(execution_id)
+        if known is not None:
+            return replace(known[1], stale=True, source="last_seen")
+        recorded = await self.records.execution_with_steps(execution_id)
+        if recorded is None:  # it may exist, with nothing recorded yet: not a 404
+            raise ServiceUnavailable(
+                "temporal",
+                f"no worker answered within {self.rpc_timeout:g} s, nothing recorded yet",
+            )
+        row, step_rows = recorded
+        definition = self.definitions.get(row["workflow_id"])
+        by_id = {r["step_id"]: r for r in step_rows}
+        ids = [s.id for s in definition.steps] if definition else list(by_id)
+        steps = [_recorded_step(step_id, by_id.get(step_id), definition) for step_id in ids]
+        return Timeline(
+            execution_id=execution_id, workflow_id=row["workflow_id"],
+            workflow_name=row["workflow_name"], definition_hash=row["definition_hash"],
+            status=row["status"], started_by=row["started_by"],
+            started_at=_iso(row["started_at"]), ended_at=_iso(row["ended_at"]),
+            outcome=row["outcome"], version=-1, steps=steps, stale=True, source="records",
+        )  # fmt: skip
+
     async def cancel(self, execution_id: str) -> None:
         handle = self.client.get_workflow_handle(execution_id)
         try:
-            await handle.cancel()
+            await self._call(handle.cancel(rpc_timeout=timedelta(seconds=self.rpc_timeout)))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise UnknownExecution(execution_id) from None
@@ -146,3 +232,26 @@ class ExecutionService:
 
     async def recent(self, limit: int = 50, workflow_id: str = "") -> list[dict[str, Any]]:
         return await self.records.recent_executions(limit, workflow_id)
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _recorded_step(
+    step_id: str, row: dict[str, Any] | None, definition: WorkflowDefinition | None
+) -> StepState:
+    """A step as its step_runs row says (pending with none)."""
+    step = next((s for s in definition.steps if s.id == step_id), None) if definition else None
+    state = StepState(
+        id=step_id,
+        name=step.name if step else step_id,
+        action=step.action if step else "",
+        impact=step.impact if step else "",
+        mode=row["mode"] if row else "",
+    )
+    if row is not None:
+        state.status, state.summary, state.error = row["status"], row["summary"], row["error"]
+        state.started_at, state.ended_at = _iso(row["started_at"]), _iso(row["ended_at"])
+        state.duration_ms = row["duration_ms"]
+    return state

@@ -82,7 +82,7 @@ class TimelineHub:
             timeline = await asyncio.wait_for(self._fetch(execution_id), self.tuning.query_timeout)
         except UnknownExecution:
             raise Gone(execution_id) from None
-        if timeline.finished:
+        if timeline.finished and not timeline.stale:
             self._finished[execution_id] = timeline
             while len(self._finished) > self.FINISHED_CACHE:
                 self._finished.popitem(last=False)

@@ -186,6 +186,10 @@ class Timeline:
     outcome: str
     version: int
     steps: list[StepState]
+    # Set by the web layer when no worker answered the query: read from PostgreSQL's records
+    # ("records") or this process's last answer ("last_seen"), possibly out of date.
+    stale: bool = False
+    source: str = "workflow"
 
     @property
     def finished(self) -> bool:

@@ -90,9 +90,13 @@ def create_app(
             client = await connect(settings, lazy=True, interceptors=traces.temporal_interceptors())
             app.state.engine = engine
             app.state.temporal = client
-            executions = ExecutionService(client, loaded, settings.task_queue)
+            executions = ExecutionService(
+                client, loaded, settings.task_queue, rpc_timeout=settings.temporal_rpc_timeout
+            )
             app.state.executions = executions
-            app.state.decisions = DecisionService(client)
+            app.state.decisions = DecisionService(
+                client, timeout=settings.decision_timeout, window=settings.decision_window
+            )
             app.state.live = LiveUpdates(
                 timelines=TimelineHub(executions.timeline, tuning),
                 inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),

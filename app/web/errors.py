@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Redirect, Template
 
+from app.domain.availability import ServiceUnavailable
 from app.settings import Settings
 
 log = logging.getLogger("stepladder.web")
@@ -52,7 +53,31 @@ def wants_html(request: Request[Any, Any, Any]) -> bool:
     )
 
 
+# Seconds a client should wait before trying again after a 503.
+RETRY_AFTER = 5
+SERVICE_NAMES = {"temporal": "Temporal (the workflow engine)", "postgresql": "PostgreSQL"}
+
+
+def unavailable_response(request: Request[Any, Any, Any], exc: ServiceUnavailable) -> Response[Any]:
+    """503 naming the dependency, with Retry-After: JSON on the API, the error page on pages."""
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    detail = f"{SERVICE_NAMES[exc.service]} is not answering: {exc.reason}"
+    headers = {"Retry-After": str(RETRY_AFTER)}
+    if wants_html(request):
+        return Template(
+            "error.html",
+            context={"status_code": 503, "detail": detail},
+            status_code=503,
+            media_type=MediaType.HTML,
+            headers=headers,
+        )
+    body = {"status_code": 503, "detail": detail, "extra": {"service": exc.service}}
+    return Response(body, status_code=503, media_type=MediaType.JSON, headers=headers)
+
+
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, ServiceUnavailable):
+        return unavailable_response(request, exc)
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
     if status >= 500:
