@@ -34,6 +34,19 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name)
     if raw is None:
@@ -85,6 +98,10 @@ class Settings:
     """Whether admins may make steps fail on purpose (FAULT_INJECTION; `make run` turns it
     on for `simulate --failure-rate`): off, the API refuses and workers ignore injections."""
 
+    worker_shutdown_grace: float = 7.0
+    """Seconds a stopping worker lets its running activities finish before cancelling them
+    (WORKER_SHUTDOWN_GRACE; below docker's 10 s stop timeout)."""
+
     @classmethod
     def from_env(cls) -> Settings:
         auth_mode = os.environ.get("AUTH_MODE", "dev").strip().lower()
@@ -119,6 +136,7 @@ class Settings:
             embedded_temporal_port=_env_int("EMBEDDED_TEMPORAL_PORT", 7233),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             fault_injection=_env_bool("FAULT_INJECTION", False),
+            worker_shutdown_grace=_env_seconds("WORKER_SHUTDOWN_GRACE", 7.0),
         )
 
     def require_services(self) -> None:
