@@ -229,7 +229,7 @@ def run_setup() -> Iterator[RunSetup]:
         yield RunSetup(data_dir, web_port, postgres_port, temporal_port, env)
     finally:
         # Anything a failed run left behind (its children live in their own sessions).
-        for pid in leftover_pids(str(data_dir)):
+        for pid in leftover_pids(data_dir.name):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(data_dir, ignore_errors=True)

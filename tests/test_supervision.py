@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from app.settings import REPO_ROOT, Settings
+from app.supervisor import Supervisor
 from app.web.identity import SESSION_COOKIE, sign
 from bench.stack import web_process
 from tests.dev_run import (
@@ -240,3 +241,29 @@ def test_web_stops_cleanly_on_sigterm_with_a_live_stream_open(settings: Settings
         assert code == 0, f"stepladder web exited with {code} after SIGTERM"
         watcher.join(5)
         assert not listening(web.port)
+
+
+def test_restart_delay_doubles_up_to_its_cap_and_resets_after_a_stable_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    supervisor = Supervisor(first_delay=1, max_delay=4, stable_after=30, clock=lambda: now[0])
+    child = supervisor.start("worker", [sys.executable, "-c", "raise SystemExit(3)"], {})
+    delays = []
+    for _ in range(5):
+        assert child.process is not None
+        child.process.wait(timeout=30)
+        if len(delays) == 4:
+            now[0] += 30  # this run lasted long enough to count as stable
+        supervisor.check()  # notices the exit
+        assert child.restart_at is not None
+        delays.append(child.restart_at - now[0])
+        supervisor.check()
+        assert child.restart_at is not None, "restarted before its delay"
+        now[0] = child.restart_at
+        supervisor.check()  # starts it again
+        assert child.restart_at is None
+    child.process.wait(timeout=30)
+    assert delays == [1, 2, 4, 4, 1]
+    assert "worker exited with 3; restarting in 1s" in caplog.text
+    assert "worker exited with 3; restarting in 4s" in caplog.text
