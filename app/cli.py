@@ -10,8 +10,8 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,9 +20,10 @@ from app.devstack import (
     EmbeddedPostgres,
     EmbeddedTemporal,
     free_port,
-    wait_for_port,
+    port_is_open,
 )
 from app.settings import Settings, SettingsError
+from app.supervisor import STOP_SIGNALS, StopRequested, Supervisor, install_stop_handlers, stopping
 
 log = logging.getLogger("stepladder")
 
@@ -87,6 +88,12 @@ async def _run_worker(settings: Settings) -> None:
     from app.temporal.client import connect
     from app.temporal.worker import build_worker, metrics_runtime
 
+    # SIGINT, SIGTERM (docker stop, systemd) and SIGHUP stop the worker gracefully; handled
+    # explicitly, so a worker started in the background (SIGINT ignored) stops on Ctrl-C too.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
     await check_database(settings.database_url)
     tracing = Tracing.from_exporters(settings.traces_exporter, "stepladder-worker")
     try:
@@ -106,15 +113,18 @@ async def _run_worker(settings: Settings) -> None:
         settings.task_queue,
         on_outcome=evaluate_after_outcome,
         fault_injection=settings.fault_injection,
+        shutdown_grace=settings.worker_shutdown_grace,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
     async with tables_bound(settings.database_url), worker:
         await stop.wait()
-        log.info("worker stopping")
+        # Leaving `worker` stops polling, lets running activities finish for the grace period,
+        # then cancels them (Temporal retries them on another worker) and returns.
+        log.info(
+            "worker stopping (running activities get %gs to finish)",
+            settings.worker_shutdown_grace,
+        )
+    log.info("worker stopped")
     tracing.shutdown()
 
 
@@ -129,6 +139,7 @@ def cmd_web(settings: Settings) -> None:
     load_definitions(settings.definitions_dir, ACTION_NAMES)  # a bad file stops here, in one line
     asyncio.run(check_database(settings.database_url))
     asyncio.run(connect(settings))
+    _hand_stop_signals_to_uvicorn()
     uvicorn.run(
         "app.web.app:create_app",
         factory=True,
@@ -141,34 +152,28 @@ def cmd_web(settings: Settings) -> None:
     )
 
 
-def cmd_dev(settings: Settings) -> None:
-    """Start what is not configured (PostgreSQL, Temporal), migrate, then run worker and web."""
-    from app.definitions.loader import load_definitions
-    from app.temporal.actions import ACTION_NAMES
+def _hand_stop_signals_to_uvicorn() -> None:
+    """uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again under
+    the handler it found: with the default one, SIGTERM would kill the process (exit -15) after
+    a clean stop. Found handlers that do nothing make it exit 0; SIGHUP (a closing terminal),
+    which uvicorn ignores, is passed on as SIGTERM."""
 
-    definitions = load_definitions(settings.definitions_dir, ACTION_NAMES)
-    log.info("loaded %d workflow definition(s): %s", len(definitions), ", ".join(definitions))
-    postgres: EmbeddedPostgres | None = None
-    temporal: EmbeddedTemporal | None = None
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    def done(_signum: int, _frame: object) -> None:
+        """The server has stopped already (or is stopping): nothing left to do."""
+
+    signal.signal(signal.SIGINT, done)
+    signal.signal(signal.SIGTERM, done)
+    signal.signal(signal.SIGHUP, lambda _s, _f: signal.raise_signal(signal.SIGTERM))
+
+
+def cmd_dev(settings: Settings) -> None:
+    """Start what is not configured (PostgreSQL, Temporal), migrate, then run worker and web,
+    restarting either when it dies. SIGINT, SIGTERM and SIGHUP stop everything it started."""
+    install_stop_handlers()  # first: a signal during the start-up stops what is up so far
+    services: list[EmbeddedPostgres | EmbeddedTemporal] = []
+    supervisor = Supervisor()
     try:
-        if not settings.database_url:
-            postgres = EmbeddedPostgres(
-                settings.data_dir / "postgres", settings.embedded_postgres_port
-            )
-            postgres.start()
-            settings = replace(settings, database_url=postgres.url)
-            log.info("embedded PostgreSQL at %s", postgres.url)
-        if not settings.temporal_address:
-            temporal = EmbeddedTemporal(
-                db_file=settings.data_dir / "temporal.sqlite",
-                port=settings.embedded_temporal_port,
-                ui_port=settings.embedded_temporal_port + 1000,
-            )
-            temporal.start()
-            settings = replace(settings, temporal_address=temporal.address)
-            log.info("embedded Temporal dev server at %s", temporal.address)
-        cmd_migrate(settings)
+        settings = _start_services(settings, services)
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -178,30 +183,19 @@ def cmd_dev(settings: Settings) -> None:
             "WORKER_METRICS_PORT": str(_dev_worker_metrics_port(settings)),
         }
         for command in ("worker", "web"):
-            children[command] = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", command], env=env, start_new_session=True
-            )
-        wait_for_port(settings.host, settings.port, 60, "web server")
+            supervisor.start(command, [sys.executable, "-m", "app.cli", command], env)
+        _wait_for_web(supervisor, settings)
         print(f"\n  Stepladder is running at http://{settings.host}:{settings.port}/", flush=True)
-        if temporal is not None:
-            print(f"  Temporal UI at http://127.0.0.1:{temporal.ui_port}/", flush=True)
+        for service in services:
+            if isinstance(service, EmbeddedTemporal):
+                print(f"  Temporal UI at http://127.0.0.1:{service.ui_port}/", flush=True)
         print("  Press Ctrl-C to stop.\n", flush=True)
-        _wait_for_children(children)
-    except KeyboardInterrupt:
-        log.info("stopping")
+        supervisor.run_forever()
+    except StopRequested as stop:
+        log.info("%s received: stopping", stop)
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children.values():
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if temporal is not None:
-            temporal.stop()
-        if postgres is not None:
-            postgres.stop()
+        with stopping():
+            _stop_everything(settings, supervisor, services)
 
 
 def _dev_worker_metrics_port(settings: Settings) -> int:
@@ -217,14 +211,68 @@ def _dev_worker_metrics_port(settings: Settings) -> int:
     return settings.worker_metrics_port
 
 
-def _wait_for_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    while True:
-        for name, child in children.items():
-            try:
-                code = child.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                continue
-            raise DevStackError(f"the {name} process exited with code {code}; see its log above")
+def _start_services(
+    settings: Settings, services: list[EmbeddedPostgres | EmbeddedTemporal]
+) -> Settings:
+    """Starts the embedded PostgreSQL and Temporal when not configured (each put in `services`
+    before it starts, so a stop signal half-way still stops it), then applies the migrations;
+    the settings pointing at them."""
+    from app.definitions.loader import load_definitions
+    from app.temporal.actions import ACTION_NAMES
+
+    definitions = load_definitions(settings.definitions_dir, ACTION_NAMES)
+    log.info("loaded %d workflow definition(s): %s", len(definitions), ", ".join(definitions))
+    if not settings.database_url:
+        postgres = EmbeddedPostgres(settings.data_dir / "postgres", settings.embedded_postgres_port)
+        services.append(postgres)
+        postgres.start()
+        settings = replace(settings, database_url=postgres.url)
+        log.info("embedded PostgreSQL at %s", postgres.url)
+    if not settings.temporal_address:
+        temporal = EmbeddedTemporal(
+            db_file=settings.data_dir / "temporal.sqlite",
+            port=settings.embedded_temporal_port,
+            ui_port=settings.embedded_temporal_port + 1000,
+        )
+        services.append(temporal)
+        temporal.start()
+        settings = replace(settings, temporal_address=temporal.address)
+        log.info("embedded Temporal dev server at %s", temporal.address)
+    cmd_migrate(settings)
+    return settings
+
+
+def _wait_for_web(supervisor: Supervisor, settings: Settings, timeout: float = 60) -> None:
+    """Until the web server listens; a child that exits before that stops the start-up."""
+    deadline = time.monotonic() + timeout
+    while not port_is_open(settings.host, settings.port):
+        for child in supervisor.children.values():
+            code = child.process.poll() if child.process else None
+            if code is not None:
+                raise DevStackError(
+                    f"the {child.name} process exited with code {code}; see its log above"
+                )
+        if time.monotonic() > deadline:
+            raise DevStackError(
+                f"web server did not start listening on {settings.host}:{settings.port} "
+                f"within {timeout:.0f}s"
+            )
+        time.sleep(0.05)
+
+
+def _stop_everything(
+    settings: Settings,
+    supervisor: Supervisor,
+    services: list[EmbeddedPostgres | EmbeddedTemporal],
+) -> None:
+    """Worker and web first (they use the services), then Temporal, then PostgreSQL; each step
+    runs even when one before it failed."""
+    supervisor.stop(timeout=max(settings.worker_shutdown_grace, 5) + 5)
+    for service in reversed(services):
+        try:
+            service.stop()
+        except DevStackError as exc:
+            log.error("%s", exc)
 
 
 def simulate_parser() -> argparse.ArgumentParser:

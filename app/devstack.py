@@ -153,11 +153,11 @@ class EmbeddedPostgres:
             options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
             if self.throwaway:
                 options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            self.started_here = True  # before: a stop signal during the start still stops it
             self._run(
                 [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
                  "-l", str(self.data_dir / "server.log"), "-w", "-t", "60", "start"]
             )  # fmt: skip
-            self.started_here = True
         self.ensure_database(self.database)
 
     def _psql(self) -> list[str]:
@@ -189,7 +189,8 @@ class EmbeddedPostgres:
         return found.stdout.split()
 
     def stop(self) -> None:
-        if not self.started_here:
+        if not self.started_here or not (self.data_dir / "postmaster.pid").exists():
+            self.started_here = False
             return
         bin_dir = find_postgres_bin()
         self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "stop"])

@@ -34,7 +34,7 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
-def _env_seconds(name: str, default: float) -> float:
+def _env_seconds(name: str, default: float, *, allow_zero: bool = False) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -42,8 +42,9 @@ def _env_seconds(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be more than 0 seconds, got {raw!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        least = "0 seconds or more" if allow_zero else "more than 0 seconds"
+        raise SettingsError(f"{name} must be {least}, got {raw!r}")
     return value
 
 
@@ -152,6 +153,10 @@ class Settings:
     """A decision reaching its workflow later than this after the click is refused and shown
     as such on the timeline (DECISION_WINDOW): it never takes effect long after it was made."""
 
+    worker_shutdown_grace: float = 7.0
+    """Seconds a stopping worker lets its running activities finish before cancelling them
+    (WORKER_SHUTDOWN_GRACE; below docker's 10 s stop timeout)."""
+
     @classmethod
     def from_env(cls) -> Settings:
         auth_mode = os.environ.get("AUTH_MODE", "dev").strip().lower()
@@ -201,6 +206,7 @@ class Settings:
             temporal_rpc_timeout=_env_seconds("TEMPORAL_RPC_TIMEOUT", 5.0),
             decision_timeout=_env_seconds("DECISION_TIMEOUT", 10.0),
             decision_window=_env_seconds("DECISION_WINDOW", 60.0),
+            worker_shutdown_grace=_env_seconds("WORKER_SHUTDOWN_GRACE", 7.0, allow_zero=True),
         )
 
     def require_services(self) -> None:

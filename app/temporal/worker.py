@@ -4,6 +4,7 @@ one task queue."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -74,10 +75,12 @@ def build_worker(
     on_outcome: OutcomeHook,
     fault_injection: bool,
     actions: type[ActionActivities] = ActionActivities,
+    shutdown_grace: float = 0.0,
 ) -> Worker:
     """The worker `stepladder worker` runs. `on_outcome(workflow_id, step_id)` is called for
     each step with a final outcome, inside the transaction recording it (the steps' promotion
-    rules); `actions` may be a subclass declaring more actions (tests, benchmarks)."""
+    rules); `actions` may be a subclass declaring more actions (tests, benchmarks). On shutdown,
+    running activities get `shutdown_grace` seconds to finish before they are cancelled."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -88,4 +91,5 @@ def build_worker(
         workflow_runner=workflow_runner(),
         # The client's interceptors (tracing, when on) apply too: the worker takes them from it.
         interceptors=[ActivityLogContext()],
+        graceful_shutdown_timeout=timedelta(seconds=shutdown_grace),
     )
