@@ -20,7 +20,7 @@ import pytest
 
 from app.settings import REPO_ROOT, Settings
 from app.supervisor import Supervisor
-from app.web.identity import SESSION_COOKIE, sign
+from app.web.identity import SESSION_COOKIE, SessionSigner
 from bench.stack import web_process
 from tests.dev_run import (
     APPROVER,
@@ -221,7 +221,7 @@ def test_web_stops_cleanly_on_sigterm_with_a_live_stream_open(settings: Settings
         stream_open = threading.Event()
 
         def watch_inbox() -> None:  # a browser with the approvals inbox open
-            cookies = {SESSION_COOKIE: sign(settings.secret_key, "carol")}
+            cookies = {SESSION_COOKIE: SessionSigner.from_settings(settings).sign("carol")}
             with (
                 contextlib.suppress(httpx.HTTPError),
                 httpx.stream(
