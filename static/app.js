@@ -25,6 +25,12 @@
     return xhr.statusText || "the server refused the request";
   }
 
+  // beforeSwap fires on the target; the message belongs to the element that sent the request.
+  function sender(event) {
+    var config = event.detail.requestConfig;
+    return (config && config.elt) || event.detail.elt || event.target;
+  }
+
   function isFragment(xhr) {
     return (xhr.getResponseHeader("content-type") || "").indexOf("text/html") === 0;
   }
@@ -34,13 +40,13 @@
     if (xhr.status >= 400 && !isFragment(xhr)) {
       event.detail.shouldSwap = false;
       event.detail.isError = false;  // handled here: htmx:responseError would say it twice
-      show(event.detail.elt, "Not done (" + xhr.status + "): " + detailOf(xhr));
+      show(sender(event), "Not done (" + xhr.status + "): " + detailOf(xhr));
     }
   });
   document.addEventListener("htmx:responseError", function (event) {
-    show(event.detail.elt, "Not done (" + event.detail.xhr.status + "): " + detailOf(event.detail.xhr));
+    show(sender(event), "Not done (" + event.detail.xhr.status + "): " + detailOf(event.detail.xhr));
   });
   document.addEventListener("htmx:sendError", function (event) {
-    show(event.detail.elt, "Not done: the server did not answer. Check your connection and try again.");
+    show(sender(event), "Not done: the server did not answer. Check your connection and try again.");
   });
 })();

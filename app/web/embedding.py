@@ -67,7 +67,8 @@ def frames_cross_site(settings: Settings) -> bool:
 
 def cookie_policy(settings: Settings) -> tuple[Literal["lax", "none"], bool]:
     """(SameSite, Secure) of the session and CSRF cookies. A cross-site frame only gets cookies
-    marked `SameSite=None; Secure`, and those need HTTPS (browsers allow them on loopback)."""
+    marked `SameSite=None; Secure` (and `Partitioned`, added by `security_headers`); those need
+    HTTPS (browsers allow them on loopback)."""
     return ("none", True) if frames_cross_site(settings) else ("lax", False)
 
 
@@ -80,10 +81,24 @@ def security_headers(settings: Settings) -> Any:
         "Referrer-Policy": "strict-origin-when-cross-origin",
     }
 
+    partition = frames_cross_site(settings)
+
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
+            if partition:
+                message["headers"] = [_partitioned(h) for h in message.get("headers", [])]
             mutable = MutableScopeHeaders.from_message(message)
             for name, value in headers.items():
                 mutable[name] = value
 
     return add_headers
+
+
+def _partitioned(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """A cross-site frame's cookies as CHIPS (`Partitioned`): browsers that block third-party
+    cookies (Chromium's incognito profiles, Safari, Firefox's strict mode) keep them for the
+    frame under the portal's site. Litestar's Cookie and CSRFConfig cannot say it themselves."""
+    name, value = header
+    if name.lower() != b"set-cookie" or b"secure" not in value.lower():
+        return header
+    return header if b"partitioned" in value.lower() else (name, value + b"; Partitioned")
