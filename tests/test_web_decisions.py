@@ -113,10 +113,15 @@ async def test_the_panel_form_refuses_with_the_reason_in_place_and_keeps_what_wa
               "reason": "looked fine"},
         headers=HTML, follow_redirects=False,
     )  # fmt: skip
-    assert refused.status_code == 422
-    assert "Not accepted: missing confirmation(s)" in refused.text
-    assert f'value="{CRM_CONFIRMATIONS[0]}" checked' in refused.text  # ticked box kept
-    assert ">looked fine</textarea>" in refused.text  # typed reason kept
+    # Post/redirect/get: back to the timeline, which shows the refusal and what was entered.
+    assert refused.status_code == 303
+    assert refused.headers["location"] == f"/executions/{execution_id}#step-create_crm_record"
+    shown = await client.get(refused.headers["location"], headers=HTML)
+    assert "Not accepted: missing confirmation(s)" in shown.text
+    assert f'value="{CRM_CONFIRMATIONS[0]}" checked' in shown.text  # ticked box kept
+    assert ">looked fine</textarea>" in shown.text  # typed reason kept
+    again = await client.get(refused.headers["location"], headers=HTML)
+    assert "Not accepted" not in again.text  # shown once
     assert await DemoContact.count() == 0
 
     partial = await client.post(

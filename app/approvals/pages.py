@@ -20,7 +20,9 @@ from app.domain.identity import User
 from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
 from app.settings import Settings
+from app.web.embedding import base_path
 from app.web.errors import RETRY_AFTER
+from app.web.flash import flash_cookie
 
 
 class ApprovalPages(Controller):
@@ -36,9 +38,9 @@ class ApprovalPages(Controller):
         live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
     ) -> Redirect | Template:
-        """The approval panel's form: Approve & Continue or Reject. Without JS it redirects back
-        to the timeline; with htmx it answers the timeline partial. A refusal re-renders the
-        timeline with the reason beside the panel and everything entered kept."""
+        """The approval panel's form: Approve & Continue or Reject. With htmx it answers the
+        timeline partial, a refusal with the reason beside the panel and everything entered kept;
+        without JS it redirects back to the timeline, which shows the same after a refusal."""
         form = await request.form()
         action = str(form.get("action", ""))
         confirmations = [str(c) for c in form.getall("confirmation", [])]
@@ -67,12 +69,23 @@ class ApprovalPages(Controller):
                 headers={"Retry-After": str(RETRY_AFTER)},
             )
         except DecisionRefused as exc:
+            refusal = {"step_id": step_id, "message": exc.message}
+            if not request.htmx:
+                # Post/redirect/get: the timeline shows the refusal and what was entered, and
+                # its refresh never lands on this POST URL.
+                response = Redirect(
+                    timeline_url(request, settings, execution_id, step_id), status_code=303
+                )
+                response.cookies.append(flash_cookie(settings, {
+                    "execution_id": execution_id, "decision_error": refusal, "entered": entered,
+                }))  # fmt: skip
+                return response
             # A refusal may mean the page was behind (409): show what is true now.
             return Template(
-                "_timeline.html" if request.htmx else "execution.html",
+                "_timeline.html",
                 context={
                     "timeline": await live.timelines.fresh(execution_id),
-                    "decision_error": {"step_id": step_id, "message": exc.message},
+                    "decision_error": refusal,
                     "entered": entered,
                 },
                 status_code=REFUSAL_STATUS[exc.kind],
@@ -82,8 +95,7 @@ class ApprovalPages(Controller):
             timeline = await live.after_change(execution_id)
             return Template("_timeline.html", context={"timeline": timeline})
         live.nudge(execution_id)
-        target = f"{settings.path_prefix}/executions/{quote(execution_id)}#step-{quote(step_id)}"
-        return Redirect(target, status_code=303)
+        return Redirect(timeline_url(request, settings, execution_id, step_id), status_code=303)
 
     @get("/approvals")
     async def approvals(
@@ -91,3 +103,7 @@ class ApprovalPages(Controller):
     ) -> Template:
         items = for_user(await live.inbox.snapshot(), request.user)
         return Template("approvals.html", context={"items": items})
+
+
+def timeline_url(request: HTMXRequest, settings: Settings, execution_id: str, step_id: str) -> str:
+    return f"{base_path(request, settings)}/executions/{quote(execution_id)}#step-{quote(step_id)}"

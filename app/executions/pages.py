@@ -25,6 +25,8 @@ from app.executions.listing import (
 from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
 from app.live.updates import LiveUpdates
 from app.settings import Settings
+from app.web.embedding import base_path
+from app.web.flash import FLASH_COOKIE, read_flash
 from app.web.forms import FormData
 from app.web.guards import requires
 
@@ -78,13 +80,31 @@ class ExecutionPages(Controller):
         return Template("executions.html", context=context)
 
     @get("/executions/{execution_id:str}")
-    async def execution(self, execution_id: str, live: NamedDependency[LiveUpdates]) -> Template:
-        """The live timeline: served from the live hub, which its SSE stream then follows."""
+    async def execution(
+        self,
+        request: Request[User, Any, Any],
+        execution_id: str,
+        live: NamedDependency[LiveUpdates],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        """The live timeline: served from the live hub, which its SSE stream then follows; after
+        a refused decision without JS, with the refusal and what was entered (one time)."""
+        flash = read_flash(request, settings)
+        if flash is not None and flash.get("execution_id") != execution_id:
+            flash = None
         try:
-            timeline = await live.timelines.snapshot(execution_id)
+            # After a refusal the page may have been behind (409): read what is true now.
+            read = live.timelines.snapshot if flash is None else live.timelines.fresh
+            timeline = await read(execution_id)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
-        return Template("execution.html", context={"timeline": timeline})
+        if flash is None:
+            return Template("execution.html", context={"timeline": timeline})
+        context = {"timeline": timeline, "decision_error": flash.get("decision_error"),
+                   "entered": flash.get("entered") or {}}  # fmt: skip
+        template = Template("execution.html", context=context)
+        template.delete_cookie(FLASH_COOKIE, path="/")
+        return template
 
     @post(
         "/workflows/{workflow_id:str}/executions",
@@ -116,7 +136,9 @@ class ExecutionPages(Controller):
                 status_code=422,
             )  # fmt: skip
         live.nudge(execution_id)
-        return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
+        return Redirect(
+            f"{base_path(request, settings)}/executions/{quote(execution_id)}", status_code=303
+        )
 
     @post(
         "/executions/{execution_id:str}/cancel",
@@ -125,6 +147,7 @@ class ExecutionPages(Controller):
     )
     async def cancel(
         self,
+        request: Request[User, Any, Any],
         execution_id: str,
         executions: NamedDependency[ExecutionService],
         live: NamedDependency[LiveUpdates],
@@ -135,4 +158,6 @@ class ExecutionPages(Controller):
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         live.nudge(execution_id)
-        return Redirect(f"{settings.path_prefix}/executions/{quote(execution_id)}", status_code=303)
+        return Redirect(
+            f"{base_path(request, settings)}/executions/{quote(execution_id)}", status_code=303
+        )

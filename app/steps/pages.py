@@ -26,6 +26,7 @@ from app.steps import manual
 from app.steps.analytics import StepAnalytics, analytics, step_overview
 from app.steps.configuration import EditConflict, InvalidStepConfig, save_config
 from app.steps.dependencies import numbered_step, provide_definition
+from app.web.embedding import base_path
 from app.web.guards import requires
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -202,7 +203,7 @@ class StepPages(Controller):
             definition, step_id, data, request.user.name
         )
         if status_code == 200 and not request.htmx:
-            target = f"{settings.path_prefix}/workflows/{quote(definition.id)}/steps"
+            target = f"{base_path(request, settings)}/workflows/{quote(definition.id)}/steps"
             return Redirect(f"{target}?saved={quote(step_id)}#step-{step_id}", status_code=303)
         forms = await _forms(definition)
         form = forms[step_id]
@@ -251,9 +252,7 @@ class StepPages(Controller):
             except ModeChangeRefused as exc:
                 errors["to_mode"] = str(exc)
         if not errors:
-            target = (
-                f"{settings.path_prefix}/workflows/{quote(definition.id)}/steps/{quote(step_id)}"
-            )
+            target = f"{base_path(request, settings)}/workflows/{quote(definition.id)}/steps/{quote(step_id)}"
             return Redirect(f"{target}#mode-history", status_code=303)
         result = await analytics(definition, step_id)
         context = _analytics_context(definition, number, step, result)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Response
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -49,6 +49,13 @@ from app.temporal.client import connect
 from app.tokens.api import TokenApi
 from app.tokens.pages import TokenPages
 from app.web.api_docs import openapi_config
+from app.web.embedding import (
+    cookie_policy,
+    embed_paths,
+    is_embedded,
+    security_headers,
+    template_prefix,
+)
 from app.web.errors import error_response
 from app.web.health import health
 from app.web.identity import IdentityMiddleware
@@ -112,7 +119,9 @@ def create_app(
 
     def template_globals(engine: JinjaTemplateEngine) -> None:
         engine.engine.globals.update(
-            prefix=settings.path_prefix,
+            # `prefix()`: PATH_PREFIX, plus /embed inside a frame (app/web/embedding.py).
+            prefix=template_prefix(settings),
+            embedded=is_embedded,
             auth_mode=settings.auth_mode,
             status_icons=STATUS_ICONS,
             modes=DeploymentMode,
@@ -126,14 +135,9 @@ def create_app(
         engine.engine.filters["elapsed"] = elapsed_text  # durations as people write them
 
     templates.engine_callback = template_globals
-    frame_ancestors = " ".join(settings.frame_ancestors)
+    samesite, secure = cookie_policy(settings)
 
-    async def security_headers(response: Response[Any]) -> Response[Any]:
-        response.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors}"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
-
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             ExecutionPages,
             ExecutionApi,
@@ -177,6 +181,8 @@ def create_app(
             secret=settings.secret_key,
             cookie_name="stepladder_csrf",
             header_name="x-csrftoken",
+            cookie_samesite=samesite,
+            cookie_secure=secure,
             # The JSON API authenticates by header, never by cookie, so cross-site forms can't use it.
             exclude=["/api/"],
         ),
@@ -186,11 +192,14 @@ def create_app(
         # is app.observability.logging's, and error_response logs unhandled errors.
         logging_config=None,
         before_request=bind_request_user,
-        after_request=security_headers,
+        before_send=[security_headers(settings)],
         openapi_config=openapi_config(settings),
         state=State({"settings": settings}),
         debug=False,
     )
+    # Before routing, so `/embed/...` reaches the same handlers (Litestar has no pre-routing hook).
+    app.asgi_handler = embed_paths(app.asgi_handler)
+    return app
 
 
 def _tracing_plugins(tracing: Tracing) -> list[OpenTelemetryPlugin]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException
@@ -14,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from app.domain.availability import ServiceUnavailable
 from app.settings import Settings
+from app.web.embedding import base_path
 
 log = logging.getLogger("stepladder.web")
 
@@ -48,9 +50,19 @@ def error_responses(*codes: int) -> dict[int, ResponseSpec]:
 
 
 def wants_html(request: Request[Any, Any, Any]) -> bool:
-    return not request.scope["path"].startswith("/api/") and "text/html" in request.headers.get(
-        "accept", "text/html"
-    )
+    """A page for a browser; JSON for the API and for htmx, whose script shows the message in
+    place (static/app.js) instead of swapping a whole error page into a region."""
+    if request.scope["path"].startswith("/api/") or request.headers.get("hx-request"):
+        return False
+    return "text/html" in request.headers.get("accept", "text/html")
+
+
+def way_back(request: Request[Any, Any, Any]) -> str:
+    """The page the browser came from (a form's page), when it is one of ours."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if not referer.path or referer.netloc != request.headers.get("host"):
+        return ""
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 # Seconds a client should wait before trying again after a 503.
@@ -89,11 +101,13 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
         and settings.auth_mode == "dev"
     ):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Redirect(f"{settings.path_prefix}/auth/sign-in?next={target}", status_code=303)
+        return Redirect(
+            f"{base_path(request, settings)}/auth/sign-in?next={target}", status_code=303
+        )
     if wants_html(request):
         return Template(
             "error.html",
-            context={"status_code": status, "detail": detail},
+            context={"status_code": status, "detail": detail, "back": way_back(request)},
             status_code=status,
             media_type=MediaType.HTML,
         )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from app.domain.identity import DEMO_USERS
 from app.settings import Settings
+from app.web.embedding import base_path, cookie_policy
 from app.web.forms import FormData
 from app.web.identity import SESSION_COOKIE, SessionSigner
 
@@ -29,25 +32,28 @@ class SignInController(Controller):
         )
 
     @post("/sign-in", exclude_from_auth=True, status_code=303)
-    async def sign_in(self, data: FormData, settings: NamedDependency[Settings]) -> Redirect:
+    async def sign_in(
+        self, request: Request[Any, Any, Any], data: FormData, settings: NamedDependency[Settings]
+    ) -> Redirect:
+        base = base_path(request, settings)
         user = DEMO_USERS.get(data.get("user", ""))
         if settings.auth_mode != "dev" or user is None:
-            return Redirect(
-                f"{settings.path_prefix}/auth/sign-in?error=unknown-user", status_code=303
-            )
-        response = Redirect(
-            settings.path_prefix + _safe_next(data.get("next", "/")), status_code=303
-        )
+            return Redirect(f"{base}/auth/sign-in?error=unknown-user", status_code=303)
+        response = Redirect(base + _safe_next(data.get("next", "/")), status_code=303)
+        samesite, secure = cookie_policy(settings)
         # The browser drops the cookie when the signature would expire anyway (SESSION_MAX_AGE).
         response.cookies.append(
             Cookie(key=SESSION_COOKIE, value=SessionSigner.from_settings(settings).sign(user.name),
-                   httponly=True, samesite="lax", path="/", max_age=settings.session_max_age)
+                   httponly=True, samesite=samesite, secure=secure, path="/",
+                   max_age=settings.session_max_age)
         )  # fmt: skip
         return response
 
     @post("/sign-out", status_code=303)
-    async def sign_out(self, settings: NamedDependency[Settings]) -> Redirect:
-        response = Redirect(f"{settings.path_prefix}/auth/sign-in", status_code=303)
+    async def sign_out(
+        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+    ) -> Redirect:
+        response = Redirect(f"{base_path(request, settings)}/auth/sign-in", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
