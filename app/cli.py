@@ -319,28 +319,10 @@ def cmd_simulate(settings: Settings, argv: list[str] | None = None) -> None:
     asyncio.run(simulate(http_api(base_url), plan, lambda line: print(line, flush=True)))
 
 
-def token_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stepladder token",
-        description="API tokens for users and service accounts (`Authorization: Bearer`).",
-    )
-    actions = parser.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="issue a token; prints its secret, once")
-    create.add_argument("--user", required=True, help="user or service account it stands for")
-    create.add_argument("--role", default="viewer", help="viewer, approver or admin")
-    create.add_argument("--name", default="", help="a label: what uses the token")
-    create.add_argument("--group", action="append", default=[], help="a group (repeatable)")
-    create.add_argument("--expires-days", type=int, default=None, help="days until it expires")
-    actions.add_parser("list", help="every token, without secrets")
-    revoke = actions.add_parser("revoke", help="revoke a token: it answers 401 from now on")
-    revoke.add_argument("id", type=int, help="the token's id (from `list`)")
-    return parser
-
-
 def cmd_token(settings: Settings, argv: list[str] | None = None) -> None:
     """Create, list and revoke API tokens in the database (see README, "API tokens")."""
     from app.db.engine import tables_bound
-    from app.tokens.cli import run_token_command
+    from app.tokens.cli import run_token_command, token_parser
 
     options = token_parser().parse_args(argv or [])
     if not settings.database_url:

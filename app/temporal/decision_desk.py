@@ -18,6 +18,7 @@ from app.domain.approvals import (
     RefusalKind,
     approvals_complete,
     refusal,
+    too_late,
 )
 from app.domain.definitions import StepDefinition
 from app.domain.identity import canonical_user_id
@@ -32,6 +33,10 @@ from app.temporal.contracts import (
 )
 from app.temporal.record_queue import run_db_activity
 from app.temporal.recording import RecordingActivities
+
+# Workflow version (a workflow.patched id; keep it until no execution started before it runs):
+# a decision reaching the workflow past its window is refused and shown under its step.
+DECISION_AGE_WINDOW = "decision-age-window"
 
 # Who rejects a step whose approval timed out with `on_timeout: reject`.
 SYSTEM_USER = "stepladder"
@@ -78,6 +83,13 @@ class DecisionDesk:
     @property
     def has_unrecorded(self) -> bool:
         return bool(self._unrecorded)
+
+    def too_late(self, decision: Decision) -> Refusal | None:
+        """Why a decision past its window may not take effect (Decision.decided_at +
+        max_age_seconds, set by the web layer), or None; executions from before the
+        DECISION_AGE_WINDOW patch never refused one."""
+        late = too_late(decision, workflow.now())
+        return late if late and workflow.patched(DECISION_AGE_WINDOW) else None
 
     def refusal(self, decision: Decision, state: StepState | None) -> Refusal | None:
         """Why `decision` on `state` (None: no such step) cannot be accepted now, or None."""

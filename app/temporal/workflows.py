@@ -17,7 +17,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from app.domain.approvals import Decision, Refusal, RefusalKind, approval_request, too_late
+    from app.domain.approvals import Decision, Refusal, RefusalKind, approval_request
     from app.domain.definitions import StepDefinition
     from app.domain.modes import DeploymentMode
     from app.domain.statuses import ACTIVE_STEP_STATUSES, ExecutionStatus, StepStatus
@@ -60,9 +60,8 @@ _PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seco
 # both new paths on replay, and none ever took one without the other. Both retire together
 # (tests/histories/v1 holds executions from before them).
 ACTION_READS_MODE_ONE_RECORD_PATH = "mode-read-with-action"
-# "decision-age-window": a decision reaching the workflow past its window (Decision.decided_at
-# + max_age_seconds, set by the web layer) is refused and shown under its step.
-DECISION_AGE_WINDOW = "decision-age-window"
+# DECISION_AGE_WINDOW ("decision-age-window", in decision_desk.py): a decision reaching the
+# workflow past its window is refused and shown under its step.
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -323,7 +322,7 @@ class ExecutionWorkflow:
     @workflow.update
     def decide(self, decision: Decision) -> DecisionOutcome:
         state = self._step_state(decision.step_id)
-        refused = self._desk.refusal(decision, state) or self._too_late(decision)
+        refused = self._desk.refusal(decision, state) or self._desk.too_late(decision)
         if refused:  # the validator ran in the same task; a late one is shown on the step
             if state is not None and refused.kind == RefusalKind.TOO_LATE:
                 self._desk.ignore(decision, refused, state)
@@ -352,7 +351,7 @@ class ExecutionWorkflow:
             state = self._step_state(decision.step_id)
         else:
             decision, state = read, self._step_state(read.step_id)
-            refused = self._desk.refusal(decision, state) or self._too_late(decision)
+            refused = self._desk.refusal(decision, state) or self._desk.too_late(decision)
         if refused is None:
             self._desk.accept(decision)
             self._bump()
@@ -363,11 +362,6 @@ class ExecutionWorkflow:
         if target is not None:
             self._desk.ignore(decision, refused, target)
             self._bump()
-
-    def _too_late(self, decision: Decision) -> Refusal | None:
-        """A decision past its window (executions before the patch never refused one)."""
-        late = too_late(decision, workflow.now())
-        return late if late and workflow.patched(DECISION_AGE_WINDOW) else None
 
     # --- helpers --------------------------------------------------------------------------------
 

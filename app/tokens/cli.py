@@ -26,6 +26,26 @@ def describe(token: ApiToken, now: datetime) -> str:
     )
 
 
+def token_parser() -> argparse.ArgumentParser:
+    """`stepladder token`'s options: create (--user, --role, --name, --group, --expires-days),
+    list, revoke ID."""
+    parser = argparse.ArgumentParser(
+        prog="stepladder token",
+        description="API tokens for users and service accounts (`Authorization: Bearer`).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a token; prints its secret, once")
+    create.add_argument("--user", required=True, help="user or service account it stands for")
+    create.add_argument("--role", default="viewer", help="viewer, approver or admin")
+    create.add_argument("--name", default="", help="a label: what uses the token")
+    create.add_argument("--group", action="append", default=[], help="a group (repeatable)")
+    create.add_argument("--expires-days", type=int, default=None, help="days until it expires")
+    actions.add_parser("list", help="every token, without secrets")
+    revoke = actions.add_parser("revoke", help="revoke a token: it answers 401 from now on")
+    revoke.add_argument("id", type=int, help="the token's id (from `list`)")
+    return parser
+
+
 async def run_token_command(options: argparse.Namespace, out: Callable[[str], None]) -> None:
     now = datetime.now(UTC)
     if options.action == "create":
