@@ -185,6 +185,8 @@ def _service_env(settings: Settings) -> dict[str, str]:
         TEMPORAL_ADDRESS=settings.temporal_address,
         TEMPORAL_TASK_QUEUE=f"sup-{uuid.uuid4().hex[:8]}",
         PYTHONUNBUFFERED="1",
+        # No SDK metrics endpoint: its default port may be a running `make run`'s worker's.
+        WORKER_METRICS_PORT="0",
     )
     return env
 

@@ -11,7 +11,7 @@ from app.db.tables import DemoContact
 from app.executions.service import ExecutionService
 from app.settings import Settings
 from tests.conftest import api_headers, signed_in
-from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, finished, waiting_at
+from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, eventually, finished, waiting_at
 from tests.test_web import HTML, csrf_token
 
 API = "/api/workflows/executions"
@@ -172,8 +172,11 @@ async def test_api_lists_executions_with_filters_and_my_approvals(
 ) -> None:
     execution_id = await started_and_waiting(client, engine)
 
-    listed = await client.get(f"{API}?waiting=true", headers=api_headers("vera"))
-    assert listed.status_code == 200
+    # The listing reads the records, written just after the timeline says the step waits.
+    listed = await eventually(
+        lambda: client.get(f"{API}?waiting=true", headers=api_headers("vera")),
+        lambda response: response.status_code == 200 and len(response.json()) == 1,
+    )
     assert [(r["execution_id"], r["waiting"]) for r in listed.json()] == [(execution_id, True)]
     assert (await client.get(f"{API}?status=completed", headers=api_headers("vera"))).json() == []
 
