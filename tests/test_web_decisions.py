@@ -184,6 +184,7 @@ async def test_api_lists_executions_with_filters_and_my_approvals(
     assert [(a["execution_id"], a["step_id"]) for a in mine.json()] == [
         (execution_id, "create_crm_record")
     ]
+    assert mine.json()[0]["waiting_since"] is not None, "the inbox says since when it waits"
     viewer = await client.get("/api/workflows/approvals", headers=api_headers("vera"))
     assert viewer.json() == []
     await engine.cancel(execution_id)

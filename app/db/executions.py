@@ -10,13 +10,15 @@ from app.domain.statuses import ExecutionStatus, StepStatus
 
 # The engine records a step run as `waiting_approval` when the step starts waiting and
 # overwrites the row with its final status later; a row of a finished execution that still
-# says waiting (cancelled while waiting) is not waiting for anybody.
+# says waiting (cancelled while waiting) is not waiting for anybody. A waiting row has no
+# started_at (the action has not run): it waits since `waiting_since`, stamped when recorded.
 _WAITING_STEPS_SQL = f"""
-SELECT s.execution_id, s.workflow_id, s.step_id, s.started_at,
+SELECT s.execution_id, s.workflow_id, s.step_id,
+       COALESCE(s.waiting_since, s.started_at) AS started_at,
        e.workflow_name, e.started_by
 FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
 WHERE s.status = '{StepStatus.WAITING_APPROVAL.value}' AND e.status = '{ExecutionStatus.RUNNING.value}'
-ORDER BY s.started_at NULLS LAST, s.id
+ORDER BY COALESCE(s.waiting_since, s.started_at) NULLS LAST, s.id
 """
 
 
