@@ -259,6 +259,23 @@ async def test_a_rejection_ends_the_wait_too(
     assert value(after, "stepladder_approvals_waiting", **CRM) is None
 
 
+async def test_a_wait_cancelled_without_a_decision_is_not_a_decision(
+    client: httpx.AsyncClient, engine: ExecutionService
+) -> None:
+    execution_id = await start(client)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await eventually(
+        lambda: scrape(client), lambda s: value(s, "stepladder_approvals_waiting", **CRM) == 1
+    )
+    await engine.cancel(execution_id)
+    # The step's cancelled record lands with the execution's end, in one transaction: once the
+    # wait is gone from the gauge, the record that could count a decision is written.
+    after = await eventually(
+        lambda: scrape(client), lambda s: value(s, "stepladder_approvals_waiting", **CRM) is None
+    )
+    assert value(after, "stepladder_decision_latency_seconds_count", **CRM) is None
+
+
 def test_metrics_settings_are_read_and_bad_values_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METRICS_TOKEN", " scrape-me ")
     monkeypatch.setenv("METRICS_TIMEOUT", "0.5")

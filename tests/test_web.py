@@ -263,3 +263,9 @@ async def test_pages_may_only_be_framed_by_allowed_origins(
 ) -> None:
     response = await client.get("/health")
     assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
+
+
+def test_a_refused_role_reads_as_english() -> None:
+    from app.web.guards import _article
+
+    assert [_article(w) for w in ("approver", "admin", "viewer", "guest")] == ["an", "an", "a", "a"]

@@ -17,11 +17,13 @@ from app.domain.statuses import ExecutionStatus, StepStatus
 
 # On the final record of a step that waited: from its waiting start to the last accepted decision
 # (the approval completing the count, or the rejection), recorded before this outcome.
+# A wait that ended with no accepted decision (cancelled, expired) has none: NULL, not 0 — the
+# HAVING leaves no row (greatest() alone would turn the missing time into 0).
 _DECISION_SECONDS = (
-    "CASE WHEN EXCLUDED.status <> {} AND step_runs.waiting_since IS NOT NULL THEN greatest(0, "
-    "extract(epoch FROM (SELECT max(d.decided_at) FROM decisions d "
-    "WHERE d.execution_id = step_runs.execution_id AND d.step_id = step_runs.step_id "
-    "AND d.accepted)) - extract(epoch FROM step_runs.waiting_since)) "
+    "CASE WHEN EXCLUDED.status <> {} AND step_runs.waiting_since IS NOT NULL THEN (SELECT "
+    "greatest(0, extract(epoch FROM max(d.decided_at)) - extract(epoch FROM step_runs.waiting_since)) "
+    "FROM decisions d WHERE d.execution_id = step_runs.execution_id "
+    "AND d.step_id = step_runs.step_id AND d.accepted HAVING count(*) > 0) "
     "ELSE step_runs.decision_seconds END"
 )
 

@@ -21,7 +21,11 @@ def requires(role: Role, doing: str) -> Guard:
         if not isinstance(user, User) or not user.has(role):
             label = user.role_label if isinstance(user, User) else "guest"
             raise PermissionDeniedException(
-                f"{doing} needs the {role.value} role; you are a {label}"
+                f"{doing} needs the {role.value} role; you are {_article(label)} {label}"
             )
 
     return guard
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
