@@ -352,7 +352,10 @@ COMMAND_OPTIONS: dict[str, Callable[[Settings, list[str]], None]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stepladder", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    # `stepladder token --help` is the token command's help, not this one's.
+    own_help = not (argv and argv[0] in COMMAND_OPTIONS)
+    parser = argparse.ArgumentParser(prog="stepladder", description=__doc__, add_help=own_help)
     parser.add_argument("command", choices=sorted(COMMANDS), help="what to run")
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in COMMAND_OPTIONS:

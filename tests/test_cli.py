@@ -132,3 +132,12 @@ def test_web_with_a_definition_naming_an_unknown_action_names_file_step_and_acti
     assert "broken_onboarding.yaml" in line
     assert step["id"] in line
     assert "does_not_exist" in line
+
+
+def test_a_command_with_options_answers_its_own_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "token", "create", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "usage: stepladder token create" in done.stdout and "--expires-days" in done.stdout

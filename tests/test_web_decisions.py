@@ -206,3 +206,12 @@ async def test_the_panel_tells_the_starter_of_a_critical_step_that_four_eyes_app
     assert notice in starter.text and 'class="decision-form"' in starter.text
     assert notice not in other.text and 'class="decision-form"' in other.text
     await engine.cancel(execution_id)
+
+
+async def test_the_executions_api_names_an_unknown_status_filter(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    response = await client.get(f"{API}?status=bogus", headers=api_headers("vera"))
+    assert response.status_code == 400
+    assert "status must be one of running" in response.json()["detail"]
+    assert response.json()["extra"]["errors"]["status"].endswith("got 'bogus'")

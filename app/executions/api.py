@@ -74,7 +74,11 @@ class ExecutionApi(Controller):
         limit: int = 100,
     ) -> list[ListedExecution]:
         """Executions, newest first; filter by `status`, `workflow_id`, or `waiting` (a step
-        waits for approval). Each row says whether it is waiting."""
+        waits for approval). Each row says whether it is waiting. An unknown status is 400."""
+        if status and status not in ExecutionStatus.__members__.values():
+            allowed = ", ".join(ExecutionStatus)
+            problem = f"status must be one of {allowed}, got {status!r}"
+            raise ValidationException(problem, extra={"errors": {"status": problem}})
         rows = await listing.list_executions(
             listing.ExecutionFilter(status=status, workflow_id=workflow_id, waiting=waiting),
             limit=max(1, min(limit, 500)),
