@@ -158,6 +158,17 @@ class ApiTokenRecord(Table, tablename="api_tokens"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class WorkflowState(Table, tablename="workflow_states"):
+    """A workflow's lifecycle as people set it: active (no row), paused (no new starts, its
+    schedules paused) or archived (no new starts; its history kept). One row per workflow."""
+
+    workflow_id = Varchar(length=100, primary_key=True)
+    state = Varchar(length=16)
+    changed_by = Varchar(length=200, default="")
+    reason = Text(default="")
+    changed_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -169,4 +180,5 @@ TABLES: tuple[type[Table], ...] = (
     ModeChangeEvent,
     FaultInjection,
     ApiTokenRecord,
+    WorkflowState,
 )

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.templating import TemplateProblem, referenced_paths
+from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
 
 FIELD_TYPES = ("string", "email", "choice", "integer", "boolean")
-TEMPLATE_ROOTS = ("input", "steps", "execution")
+# `trigger`: what started the execution (a webhook's `data`, a schedule's input; the input
+# itself for form and API starts).
+TEMPLATE_ROOTS = ("input", "steps", "execution", "trigger")
 ON_TIMEOUT = ("expire", "reject")
 
 
@@ -76,6 +79,17 @@ class WorkflowDefinition:
     inputs: list[InputField]
     steps: list[StepDefinition]
     version_hash: str = ""
+    # The input field that names an execution in lists (e.g. the customer's name); "" for none.
+    key_input: str = ""
+    schedules: list[ScheduleTrigger] = field(default_factory=list)
+    webhooks: list[WebhookTrigger] = field(default_factory=list)
+
+    def key_of(self, data: Mapping[str, Any] | None) -> str:
+        """The execution's key input as text ("" when the definition declares none)."""
+        if not self.key_input or not data:
+            return ""
+        value = data.get(self.key_input)
+        return "" if value is None else str(value)
 
     def step(self, step_id: str) -> StepDefinition:
         for step in self.steps:
@@ -86,7 +100,7 @@ class WorkflowDefinition:
 
 _STEP_KEYS = {f for f in StepDefinition.__dataclass_fields__}
 _FIELD_KEYS = {f for f in InputField.__dataclass_fields__}
-_TOP_KEYS = {"id", "name", "description", "inputs", "steps"}
+_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers"}
 
 
 def parse_definition(raw: Any, source: str, actions: Collection[str]) -> WorkflowDefinition:
@@ -122,12 +136,19 @@ class _Parser:
         steps: list[StepDefinition] = []
         for item in raw["steps"]:
             steps.append(self.step(item, input_names, earlier={s.id for s in steps}))
+        key_input = str(raw.get("key_input") or "")
+        if key_input and key_input not in input_names:
+            raise self.fail(f"key_input {key_input!r} is not an input field")
+        schedules, webhooks = parse_triggers(raw.get("triggers"), str(raw["id"]), self.fail)
         definition = WorkflowDefinition(
             id=str(raw["id"]),
             name=str(raw["name"]),
             description=str(raw.get("description", "")),
             inputs=inputs,
             steps=steps,
+            key_input=key_input,
+            schedules=schedules,
+            webhooks=webhooks,
         )
         return replace(definition, version_hash=version_hash(definition))
 

@@ -63,3 +63,13 @@ class ExecutionStatus(StrEnum):
     @property
     def finished(self) -> bool:
         return self is not ExecutionStatus.RUNNING
+
+
+class WorkflowState(StrEnum):
+    """A workflow's lifecycle: only an active workflow starts executions. Paused: its schedules
+    are paused, its webhooks answer 409, the start form says why. Archived: as paused, for good
+    (its executions and records stay)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"

@@ -126,7 +126,7 @@ class ExecutionPages(Controller):
         definition = definition_or_404(definitions, workflow_id)
         values = {f.name: data.get(f.name, "") for f in definition.inputs}
         try:
-            execution_id = await executions.start(workflow_id, values, request.user)
+            execution_id = await executions.start(workflow_id, values, request.user, via="form")
         except InvalidInput as exc:
             # Errors beside their fields, values kept, 422 so htmx and tests see the refusal.
             return Template(

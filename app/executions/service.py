@@ -17,6 +17,7 @@ from temporalio.common import RawValue
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.records import Records
+from app.definitions.lifecycle import WorkflowLifecycle
 from app.domain.availability import ServiceUnavailable, first_line
 from app.domain.definitions import WorkflowDefinition, normalise_input, validate_input
 from app.domain.identity import DEMO_USERS, User
@@ -104,6 +105,7 @@ class ExecutionService:
         users: Mapping[str, User] = DEMO_USERS,
         records: Records | None = None,
         rpc_timeout: float = 5.0,
+        lifecycle: WorkflowLifecycle | None = None,
     ) -> None:
         self.client = client
         self.definitions = definitions
@@ -111,6 +113,7 @@ class ExecutionService:
         self.users = users
         self.records = records or Records()
         self.rpc_timeout = rpc_timeout
+        self.lifecycle = lifecycle or WorkflowLifecycle()
         self._known: OrderedDict[str, tuple[bytes, Timeline]] = OrderedDict()
         self.conversions = 0  # timelines decoded (not served from the digest cache)
 
@@ -120,12 +123,29 @@ class ExecutionService:
         except KeyError:
             raise UnknownWorkflow(workflow_id) from None
 
-    async def start(self, workflow_id: str, data: dict[str, Any], user: User) -> str:
+    async def start(
+        self,
+        workflow_id: str,
+        data: dict[str, Any],
+        user: User,
+        *,
+        via: str = "api",
+        trigger: dict[str, Any] | None = None,
+        execution_id: str = "",
+    ) -> str:
+        """Start an execution of `workflow_id` with input `data` for `user`; answers its id.
+
+        `via` says what started it ("form", "api", "webhook", ...); `trigger` is what
+        `{{ trigger.* }}` reads (None: the input); `execution_id` (default: a new
+        `<workflow_id>-<12 hex>`) lets a caller make a start idempotent — Temporal refuses a
+        second workflow with the same id (WorkflowAlreadyStartedError). Raises UnknownWorkflow,
+        InvalidInput, WorkflowNotAccepting (paused or archived), ServiceUnavailable."""
         definition = self.definition(workflow_id)
         errors = validate_input(definition, data)
         if errors:
             raise InvalidInput(errors)
-        execution_id = f"{workflow_id}-{uuid.uuid4().hex[:12]}"
+        await self.lifecycle.check_accepting(workflow_id)
+        execution_id = execution_id or f"{workflow_id}-{uuid.uuid4().hex[:12]}"
         await self._call(self.client.start_workflow(
             ExecutionWorkflow.run,
             ExecutionInput(
@@ -134,13 +154,15 @@ class ExecutionService:
                 input=normalise_input(definition, data),
                 started_by=user.name,
                 known_users=self.known_users(),
+                started_via=via,
+                trigger=trigger,
             ),
             id=execution_id,
             task_queue=self.task_queue,
             rpc_timeout=timedelta(seconds=self.rpc_timeout),
         ))  # fmt: skip
         structlog.contextvars.bind_contextvars(execution_id=execution_id)
-        log.info("execution.started", workflow_id=workflow_id, started_by=user.name)
+        log.info("execution.started", workflow_id=workflow_id, started_by=user.name, via=via)
         return execution_id
 
     async def _call(self, call: Awaitable[T]) -> T:

@@ -30,6 +30,10 @@ class ExecutionInput:
     # The user directory at start (ExecutionService fills it). None in executions started
     # before the field existed: those use app.temporal.decision_desk.USERS_KNOWN_BEFORE_INPUT.
     known_users: dict[str, KnownUser] | None = None
+    # What started it: "form", "api", "schedule:<id>", "webhook", ... ("" before the field).
+    started_via: str = ""
+    # `{{ trigger.* }}`: a webhook's `data`, a schedule's input; None means the input itself.
+    trigger: dict[str, Any] | None = None
 
 
 @dataclass

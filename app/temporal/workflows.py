@@ -100,11 +100,9 @@ class ExecutionWorkflow:
             ExecutionStarted(inp.execution_id, definition.id, definition.name,
                              definition.version_hash, inp.input, inp.started_by, now)
         )  # fmt: skip
-        context: dict[str, Any] = {
-            "input": inp.input,
-            "steps": {},
-            "execution": {"id": inp.execution_id, "started_by": inp.started_by},
-        }
+        execution = {"id": inp.execution_id, "started_by": inp.started_by}
+        trigger = inp.input if inp.trigger is None else inp.trigger
+        context = {"input": inp.input, "steps": {}, "execution": execution, "trigger": trigger}
         try:
             status, outcome = await self._run_steps(inp, context)
         except asyncio.CancelledError:

@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import ClientException, HTTPException, NotAuthorizedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Redirect, Template
 
+from app.definitions.lifecycle import WorkflowNotAccepting
 from app.domain.availability import ServiceUnavailable
 from app.settings import Settings
 from app.web.embedding import base_path
@@ -90,6 +91,8 @@ def unavailable_response(request: Request[Any, Any, Any], exc: ServiceUnavailabl
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, ServiceUnavailable):
         return unavailable_response(request, exc)
+    if isinstance(exc, WorkflowNotAccepting):  # paused or archived: the state moved on
+        exc = ClientException(str(exc), status_code=409, extra={"state": exc.record.state})
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
     if status >= 500:

@@ -1,0 +1,32 @@
+"""Workflow lifecycle: paused and archived workflows (no row: active)."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+ID = "2026-11-30T07:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "workflow lifecycle states"
+
+STATEMENTS = [
+    """CREATE TABLE IF NOT EXISTS workflow_states (
+        workflow_id varchar(100) PRIMARY KEY,
+        state varchar(16) NOT NULL,
+        changed_by varchar(200) NOT NULL DEFAULT '',
+        reason text NOT NULL DEFAULT '',
+        changed_at timestamptz NOT NULL
+    )""",
+]
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="stepladder", description=DESCRIPTION)
+
+    async def create_table() -> None:
+        from piccolo.engine import engine_finder
+
+        engine = engine_finder()
+        assert engine is not None
+        for statement in STATEMENTS:
+            await engine.run_ddl(statement)
+
+    manager.add_raw(create_table)
+    return manager
