@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +79,69 @@ def _traces_exporters() -> tuple[str, ...]:
             f"OTEL_TRACES_EXPORTER may name otlp, console or none, got {unknown[0]!r}"
         )
     return exporters
+
+
+_RATE = re.compile(r"^\s*(?P<count>\d+)\s*/\s*(?P<n>\d+)?\s*(?P<unit>[a-z]+)\s*$")
+_RATE_UNITS = {
+    "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` starts per fixed window of `window_seconds` (e.g. 10 per 60 s)."""
+
+    count: int
+    window_seconds: int
+
+    @property
+    def window_words(self) -> str:
+        """The window as people say it: "minute", "10 minutes", "hour", "30 seconds"."""
+        for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+            if self.window_seconds % seconds == 0:
+                n = self.window_seconds // seconds
+                return unit if n == 1 else f"{n} {unit}s"
+        return f"{self.window_seconds} seconds"  # pragma: no cover - seconds always divide
+
+
+def parse_rate_limit(name: str, raw: str) -> RateLimit | None:
+    """`raw` like "10/minute", "60/min", "5/10s", "100/hour" → RateLimit; "off" or "0" → None
+    (no limit). Raises SettingsError naming the variable `name` for anything else."""
+    text = raw.strip().lower()
+    if text in ("off", "0", "none", "unlimited"):
+        return None
+    match = _RATE.match(text)
+    if not match or match["unit"] not in _RATE_UNITS or int(match["count"]) < 1:
+        raise SettingsError(f"{name} must look like 10/minute, 60/hour or off, got {raw!r}")
+    window = int(match["n"] or 1) * _RATE_UNITS[match["unit"]]
+    if window < 1:
+        raise SettingsError(f"{name} needs a window of at least one second, got {raw!r}")
+    return RateLimit(int(match["count"]), window)
+
+
+def _env_rate(name: str, default: str) -> RateLimit | None:
+    return parse_rate_limit(name, os.environ.get(name, "").strip() or default)
+
+
+def _webhook_secrets() -> dict[str, str]:
+    raw = os.environ.get("STEPLADDER_WEBHOOK_SECRETS", "").strip()
+    if not raw:
+        return {}
+    try:
+        secrets = json.loads(raw)
+    except ValueError:
+        raise SettingsError(
+            "STEPLADDER_WEBHOOK_SECRETS must be a JSON object of workflow id → secret"
+        ) from None
+    if not isinstance(secrets, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in secrets.items()
+    ):
+        raise SettingsError(
+            "STEPLADDER_WEBHOOK_SECRETS must be a JSON object of workflow id → non-empty secret"
+        )
+    return secrets
 
 
 @dataclass(frozen=True)
@@ -156,6 +221,14 @@ class Settings:
     worker_shutdown_grace: float = 7.0
     """Seconds a stopping worker lets its running activities finish before cancelling them
     (WORKER_SHUTDOWN_GRACE; below docker's 10 s stop timeout)."""
+    start_rate_limit: RateLimit | None = RateLimit(10, 60)
+    """Starts per user (form, API, run) across all web processes (STEPLADDER_START_RATE_LIMIT,
+    e.g. "10/minute", "100/hour"; "off": no limit). Schedules are not limited."""
+    webhook_rate_limit: RateLimit | None = RateLimit(60, 60)
+    """Starts per workflow through its webhook (STEPLADDER_WEBHOOK_RATE_LIMIT, e.g. "60/minute")."""
+    webhook_secrets: dict[str, str] = field(default_factory=dict, hash=False)
+    """Webhook secrets by workflow id (STEPLADDER_WEBHOOK_SECRETS, a JSON object); a workflow
+    missing here reads the environment variable its trigger's `secret_env` names."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -207,6 +280,9 @@ class Settings:
             decision_timeout=_env_seconds("DECISION_TIMEOUT", 10.0),
             decision_window=_env_seconds("DECISION_WINDOW", 60.0),
             worker_shutdown_grace=_env_seconds("WORKER_SHUTDOWN_GRACE", 7.0, allow_zero=True),
+            start_rate_limit=_env_rate("STEPLADDER_START_RATE_LIMIT", "10/minute"),
+            webhook_rate_limit=_env_rate("STEPLADDER_WEBHOOK_RATE_LIMIT", "60/minute"),
+            webhook_secrets=_webhook_secrets(),
         )
 
     def require_services(self) -> None:

@@ -169,6 +169,15 @@ class WorkflowState(Table, tablename="workflow_states"):
     changed_at = Timestamptz()
 
 
+class RateLimitCounter(Table, tablename="rate_limit_counters"):
+    """Starts counted in one fixed window for one key (a user's starts, a workflow's webhook):
+    `bucket` is "<key>@<window start, unix seconds>"; rows whose window ended are pruned."""
+
+    bucket = Varchar(length=300, primary_key=True)
+    hits = Integer(default=0)
+    window_ends = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -181,4 +190,5 @@ TABLES: tuple[type[Table], ...] = (
     FaultInjection,
     ApiTokenRecord,
     WorkflowState,
+    RateLimitCounter,
 )

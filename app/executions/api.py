@@ -35,7 +35,7 @@ class ExecutionApi(Controller):
         "/start",
         status_code=201,
         guards=[requires(Role.APPROVER, "Starting an execution")],
-        responses=error_responses(400, 401, 403, 404),
+        responses=error_responses(400, 401, 403, 404, 409, 429),
     )
     async def start_execution(
         self,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import structlog
 from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.common import RawValue
+from temporalio.common import RawValue, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.records import Records
@@ -21,6 +21,7 @@ from app.definitions.lifecycle import WorkflowLifecycle
 from app.domain.availability import ServiceUnavailable, first_line
 from app.domain.definitions import WorkflowDefinition, normalise_input, validate_input
 from app.domain.identity import DEMO_USERS, User
+from app.executions.limits import StartLimiter
 from app.temporal.contracts import ExecutionInput, KnownUser, StepState, Timeline
 from app.temporal.workflows import ExecutionWorkflow
 
@@ -106,6 +107,7 @@ class ExecutionService:
         records: Records | None = None,
         rpc_timeout: float = 5.0,
         lifecycle: WorkflowLifecycle | None = None,
+        limiter: StartLimiter | None = None,
     ) -> None:
         self.client = client
         self.definitions = definitions
@@ -114,6 +116,7 @@ class ExecutionService:
         self.records = records or Records()
         self.rpc_timeout = rpc_timeout
         self.lifecycle = lifecycle or WorkflowLifecycle()
+        self.limiter = limiter  # None: starts are not rate limited
         self._known: OrderedDict[str, tuple[bytes, Timeline]] = OrderedDict()
         self.conversions = 0  # timelines decoded (not served from the digest cache)
 
@@ -138,13 +141,22 @@ class ExecutionService:
         `via` says what started it ("form", "api", "webhook", ...); `trigger` is what
         `{{ trigger.* }}` reads (None: the input); `execution_id` (default: a new
         `<workflow_id>-<12 hex>`) lets a caller make a start idempotent — Temporal refuses a
-        second workflow with the same id (WorkflowAlreadyStartedError). Raises UnknownWorkflow,
-        InvalidInput, WorkflowNotAccepting (paused or archived), ServiceUnavailable."""
+        second workflow with the same id (WorkflowAlreadyStartedError), even once the first
+        closed. Raises UnknownWorkflow, InvalidInput, WorkflowNotAccepting (paused or
+        archived), StartRateLimited (the `limiter`'s window is used up), ServiceUnavailable."""
         definition = self.definition(workflow_id)
         errors = validate_input(definition, data)
         if errors:
             raise InvalidInput(errors)
         await self.lifecycle.check_accepting(workflow_id)
+        if self.limiter is not None:
+            await self.limiter.admit(workflow_id, user, via)
+        # A caller's own id is an idempotency key: never reused, even after that run closed.
+        reuse = (
+            WorkflowIDReusePolicy.REJECT_DUPLICATE
+            if execution_id
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        )
         execution_id = execution_id or f"{workflow_id}-{uuid.uuid4().hex[:12]}"
         await self._call(self.client.start_workflow(
             ExecutionWorkflow.run,
@@ -159,6 +171,7 @@ class ExecutionService:
             ),
             id=execution_id,
             task_queue=self.task_queue,
+            id_reuse_policy=reuse,
             rpc_timeout=timedelta(seconds=self.rpc_timeout),
         ))  # fmt: skip
         structlog.contextvars.bind_contextvars(execution_id=execution_id)

@@ -33,6 +33,7 @@ from app.domain.modes import DeploymentMode
 from app.domain.statuses import StepStatus
 from app.domain.text import elapsed_text
 from app.executions.api import ExecutionApi
+from app.executions.limits import StartLimiter
 from app.executions.pages import ExecutionPages
 from app.executions.service import ExecutionService
 from app.live.controllers import LiveController
@@ -62,6 +63,8 @@ from app.web.identity import IdentityMiddleware
 from app.web.metrics import HTTP_METRICS, MetricsController
 from app.web.request_context import RequestContextMiddleware, bind_request_user
 from app.web.sign_in import SignInController
+from app.webhooks.api import WebhookApi
+from app.webhooks.service import WebhookService
 
 log = logging.getLogger("stepladder.web")
 
@@ -98,9 +101,11 @@ def create_app(
             app.state.engine = engine
             app.state.temporal = client
             executions = ExecutionService(
-                client, loaded, settings.task_queue, rpc_timeout=settings.temporal_rpc_timeout
-            )
+                client, loaded, settings.task_queue, rpc_timeout=settings.temporal_rpc_timeout,
+                limiter=StartLimiter(settings.start_rate_limit, settings.webhook_rate_limit),
+            )  # fmt: skip
             app.state.executions = executions
+            app.state.webhooks = WebhookService(executions, settings.webhook_secrets)
             app.state.decisions = DecisionService(
                 client, timeout=settings.decision_timeout, window=settings.decision_window
             )
@@ -141,6 +146,7 @@ def create_app(
         route_handlers=[
             ExecutionPages,
             ExecutionApi,
+            WebhookApi,
             ApprovalPages,
             ApprovalApi,
             WorkflowPages,
@@ -166,6 +172,7 @@ def create_app(
             "definitions": Provide(lambda: loaded, sync_to_thread=False),
             "executions": Provide(_state("executions"), sync_to_thread=False),
             "decisions": Provide(_state("decisions"), sync_to_thread=False),
+            "webhooks": Provide(_state("webhooks"), sync_to_thread=False),
             "live": Provide(_state("live"), sync_to_thread=False),
         },
         middleware=[

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from app.definitions.lifecycle import WorkflowNotAccepting
 from app.domain.availability import ServiceUnavailable
+from app.executions.limits import StartRateLimited
 from app.settings import Settings
 from app.web.embedding import base_path
 
@@ -38,6 +39,8 @@ ERROR_MEANINGS = {
     404: "No such workflow, execution or step",
     409: "The state moved on: the step is not waiting, or the edit is stale",
     422: "Understood but refused: a confirmation, phrase, reason or value is missing or invalid",
+    429: "Too many starts in this window (per user, or per workflow for a webhook): wait the"
+    " seconds `Retry-After` says",
     503: "A dependency (PostgreSQL or Temporal) is not answering",
 }
 
@@ -88,9 +91,32 @@ def unavailable_response(request: Request[Any, Any, Any], exc: ServiceUnavailabl
     return Response(body, status_code=503, media_type=MediaType.JSON, headers=headers)
 
 
+def rate_limited_response(request: Request[Any, Any, Any], exc: StartRateLimited) -> Response[Any]:
+    """429 with Retry-After (whole seconds) and the limit in words: JSON on the API, the error
+    page (with the way back to the form) on pages."""
+    headers = {"Retry-After": str(exc.retry_after_seconds)}
+    if wants_html(request):
+        return Template(
+            "error.html",
+            context={"status_code": 429, "detail": str(exc), "back": way_back(request)},
+            status_code=429,
+            media_type=MediaType.HTML,
+            headers=headers,
+        )
+    body = {
+        "status_code": 429,
+        "detail": str(exc),
+        "extra": {"retry_after_seconds": exc.retry_after_seconds, "limit": exc.limit.count,
+                  "window_seconds": exc.limit.window_seconds},
+    }  # fmt: skip
+    return Response(body, status_code=429, media_type=MediaType.JSON, headers=headers)
+
+
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, ServiceUnavailable):
         return unavailable_response(request, exc)
+    if isinstance(exc, StartRateLimited):
+        return rate_limited_response(request, exc)
     if isinstance(exc, WorkflowNotAccepting):  # paused or archived: the state moved on
         exc = ClientException(str(exc), status_code=409, extra={"state": exc.record.state})
     status = exc.status_code if isinstance(exc, HTTPException) else 500

@@ -1,0 +1,1 @@
+"""Signed webhooks that start executions."""
