@@ -102,6 +102,10 @@ class Simulation:
 
     async def _call(self, method: str, path: str, user: str, body: Any = None) -> Any:
         status, answer = await self.api(method, path, user, body)
+        while status == 429:  # the start rate limit (issue 13): wait out its window, go on
+            extra = answer.get("extra", {}) if isinstance(answer, dict) else {}
+            await asyncio.sleep(float(extra.get("retry_after_seconds", 5)))
+            status, answer = await self.api(method, path, user, body)
         if status >= 400:
             detail = answer.get("detail") if isinstance(answer, dict) else answer
             raise SimulationError(f"{method} {path} answered {status}: {detail}")

@@ -134,6 +134,8 @@ class Stack:
             "LOG_LEVEL": "WARNING",
             # Several benchmark workers may run at once: none serves SDK metrics on a fixed port.
             "WORKER_METRICS_PORT": "0",
+            # The benchmarks start hundreds of executions a minute as one user on purpose.
+            "STEPLADDER_START_RATE_LIMIT": "off",
             **overrides,
         }
 
