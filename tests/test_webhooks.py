@@ -213,13 +213,48 @@ async def test_a_paused_workflow_answers_409(hooks: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_workflows_and_workflows_without_a_webhook_get_404(
-    hooks: httpx.AsyncClient, client: httpx.AsyncClient
+    settings: Settings, worker: Worker
 ) -> None:
+    plain = onboarding()
+    plain["id"] = "no_hooks"
+    plain.pop("triggers", None)
+    app = create_app(
+        replace(settings, webhook_secrets={"no_hooks": SECRET}),
+        definitions={"no_hooks": parse_definition(plain, "plain.yaml", ACTION_NAMES)},
+    )
     body, headers = delivery(order("evt-404"))
-    missing = await hooks.post("/api/workflows/webhooks/nope/", content=body, headers=headers)
-    assert missing.status_code == 404
-    # The shipped app's customer_onboarding: a webhook without a secret configured is 503.
-    plain = await client.post(
+    async with http_client(app) as sender:
+        for path in ("/api/workflows/webhooks/nope/", "/api/workflows/webhooks/no_hooks/"):
+            assert (await sender.post(path, content=body, headers=headers)).status_code == 404
+
+
+async def test_a_webhook_without_a_secret_on_the_server_answers_503(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shipped customer_onboarding has a webhook; its secret variable is not set here.
+    monkeypatch.delenv("STEPLADDER_WEBHOOK_SECRET_CUSTOMER_ONBOARDING", raising=False)
+    body, headers = delivery(order("evt-503"))
+    response = await client.post(
         "/api/workflows/webhooks/customer_onboarding/", content=body, headers=headers
     )
-    assert plain.status_code in (404, 503)
+    assert response.status_code == 503
+    assert "not configured" in response.json()["detail"]
+    assert "STEPLADDER_WEBHOOK" not in response.text, "the server's set-up is not the caller's"
+
+
+async def test_the_shipped_workflow_starts_from_a_webhook_signed_with_its_environment_secret(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, temporal_client: Client
+) -> None:
+    monkeypatch.setenv("STEPLADDER_WEBHOOK_SECRET_CUSTOMER_ONBOARDING", "env-secret-42")
+    payload = {"id": "crm-1", "data": {"name": "Env Hook", "email": "env@example.com"}}
+    body, headers = delivery(payload, secret="env-secret-42")
+    response = await client.post(
+        "/api/workflows/webhooks/customer_onboarding", content=body, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    execution_id = response.json()["execution_id"]
+    timeline = await client.get(
+        f"/api/workflows/executions/{execution_id}", headers={"X-Stepladder-User": "vera"}
+    )
+    assert timeline.json()["started_by"] == "webhook"
+    await temporal_client.get_workflow_handle(execution_id).terminate("test over")
