@@ -101,6 +101,7 @@ async def test_a_signed_webhook_starts_one_execution_with_the_trigger_data(
         and any(s["status"] == "completed" for s in r.json()["steps"]),
     )  # fmt: skip
     assert timeline.json()["started_by"] == "webhook"
+    assert "grace@example.com" in timeline.text, "the trigger's data reaches the steps"
     # The trigger's `input:` mapping rendered {{ trigger.customer.* }} into the input.
     history = await temporal_client.get_workflow_handle(execution_id).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
@@ -258,3 +259,54 @@ async def test_the_shipped_workflow_starts_from_a_webhook_signed_with_its_enviro
     )
     assert timeline.json()["started_by"] == "webhook"
     await temporal_client.get_workflow_handle(execution_id).terminate("test over")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        webhooks.sign(SECRET, b'{"a":1}'),
+        "sha256=" + webhooks.sign(SECRET, b'{"a":1}'),
+        "SHA256=" + webhooks.sign(SECRET, b'{"a":1}').upper(),
+    ],
+)
+def test_the_signature_is_hex_with_or_without_the_sha256_prefix(header: str) -> None:
+    assert webhooks.signature_valid(SECRET, b'{"a":1}', header)
+    assert not webhooks.signature_valid(SECRET, b'{"a":2}', header)
+    assert not webhooks.signature_valid("other", b'{"a":1}', header)
+
+
+def test_timestamps_read_seconds_milliseconds_and_iso() -> None:
+    assert webhooks.timestamp_seconds("1800000000") == 1_800_000_000
+    assert webhooks.timestamp_seconds("1800000000000") == 1_800_000_000
+    assert webhooks.timestamp_seconds("2027-01-15T08:00:00Z") == 1_800_000_000
+    assert webhooks.timestamp_seconds("2027-01-15T08:00:00") is None, "a zone is needed"
+    assert webhooks.timestamp_seconds("yesterday") is None
+    assert webhooks.within_tolerance(1000.0, 1299.0, 300) and not webhooks.within_tolerance(
+        1000.0, 1301.0, 300
+    )
+
+
+def test_the_event_id_comes_from_the_header_then_the_payload_then_the_body() -> None:
+    assert webhooks.event_id_of({"x-event-id": "h"}, {"id": "p"}, b"") == "h"
+    assert webhooks.event_id_of({}, {"id": 7}, b"") == "7"
+    assert webhooks.event_id_of({}, {"event_id": "e"}, b"") == "e"
+    assert (
+        webhooks.event_id_of({}, {}, b"x")
+        == webhooks.event_id_of({}, {}, b"x")
+        != (webhooks.event_id_of({}, {}, b"y"))
+    )
+
+
+async def test_the_openapi_documents_the_webhook_and_its_errors(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operation = schema["paths"]["/api/workflows/webhooks/{workflow_id}"]["post"]
+    assert {"202", "400", "401", "404", "409", "422", "429", "503"} <= set(operation["responses"])
+    assert operation["responses"]["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WebhookResponse"
+    }
+    example = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert example, "the body has an example"
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert {"X-Signature", "X-Timestamp", "X-Event-Id"} <= headers
+    start = schema["paths"]["/api/workflows/executions/start"]["post"]["responses"]
+    assert "429" in start

@@ -4,6 +4,7 @@ the identity middleware and CSRF: the HMAC signature is the caller's identity.""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, post
@@ -14,7 +15,15 @@ from litestar.exceptions import (
     NotFoundException,
     ServiceUnavailableException,
 )
-from litestar.openapi.spec import Example, OpenAPIMediaType, RequestBody, Schema
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
 
 from app.executions.service import InvalidInput
 from app.live.updates import LiveUpdates
@@ -30,7 +39,46 @@ from app.webhooks.service import (
 )
 
 log = logging.getLogger("stepladder.webhooks")
-_EXAMPLE_BODY = {"id": "evt_123", "type": "order.created", "data": {"name": "Ada", "tier": "basic"}}
+_EXAMPLE_BODY = {
+    "id": "evt_1001",
+    "type": "customer.created",
+    "data": {"name": "Grace Hopper", "email": "grace@example.com", "tier": "premium"},
+}
+
+_HEADERS = {
+    "X-Signature": "hex HMAC-SHA256 of the raw body (or of `<X-Timestamp>.<body>`) with the"
+    " webhook's secret; a `sha256=` prefix is accepted",
+    "X-Timestamp": "when it was sent, unix seconds; refused beyond the trigger's tolerance",
+    "X-Event-Id": "the event's idempotency key (else the payload's `id` or `event_id`)",
+    "X-Event-Type": "the event type when the payload has no `type` or `event`",
+}
+
+
+@dataclass
+class WebhookOperation(Operation):
+    """The webhook's OpenAPI operation: the handler reads the raw body itself (the signature
+    covers its exact bytes), so its JSON body and the signing headers are declared here."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="Any JSON object; its `data` becomes `trigger.*` (without `data`: the"
+            " whole object).",
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.OBJECT),
+                    examples={"customer": Example(summary="A customer event", value=_EXAMPLE_BODY)},
+                )
+            },
+        )
+        self.parameters = [
+            *(self.parameters or []),
+            *(
+                Parameter(name=name, param_in="header", description=text, schema=Schema(
+                    type=OpenAPIType.STRING), required=name == "X-Signature")
+                for name, text in _HEADERS.items()
+            ),
+        ]  # fmt: skip
 
 
 class WebhookApi(Controller):
@@ -44,17 +92,7 @@ class WebhookApi(Controller):
         exclude_from_csrf=True,
         responses=error_responses(400, 401, 404, 409, 422, 429, 503),
         security=[],
-        request_body=RequestBody(
-            required=True,
-            description="Any JSON object; its `data` becomes `trigger.*`. Signed: X-Signature"
-            " = hex HMAC-SHA256 of the raw body (or of `<X-Timestamp>.<body>`) with the secret.",
-            content={
-                "application/json": OpenAPIMediaType(
-                    schema=Schema(type=None),  # any JSON object
-                    examples={"order": Example(value=_EXAMPLE_BODY)},
-                )
-            },
-        ),
+        operation_class=WebhookOperation,
     )
     async def receive_webhook(
         self,
