@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from app.db import rate_limits
 from app.domain import webhooks
 from app.domain.identity import DEMO_USERS
 from app.executions.limits import StartLimiter, StartRateLimited
@@ -68,6 +69,33 @@ async def test_the_limiter_says_how_long_until_the_window_frees(database_url: st
     # The next window starts afresh.
     limiter.clock = lambda: window_start + 60.0
     await limiter.admit("customer_onboarding", bob, "api")
+
+
+def test_rate_limits_and_webhook_secrets_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STEPLADDER_START_RATE_LIMIT", "3/10s")
+    monkeypatch.setenv("STEPLADDER_WEBHOOK_RATE_LIMIT", "off")
+    monkeypatch.setenv("STEPLADDER_WEBHOOK_SECRETS", '{"customer_onboarding": "s3cret"}')
+    read = Settings.from_env()
+    assert read.start_rate_limit == RateLimit(3, 10)
+    assert read.webhook_rate_limit is None
+    assert read.webhook_secrets == {"customer_onboarding": "s3cret"}
+    monkeypatch.setenv("STEPLADDER_WEBHOOK_SECRETS", '["not", "a", "mapping"]')
+    with pytest.raises(SettingsError, match="STEPLADDER_WEBHOOK_SECRETS must be a JSON object"):
+        Settings.from_env()
+    monkeypatch.delenv("STEPLADDER_WEBHOOK_SECRETS")
+    monkeypatch.setenv("STEPLADDER_START_RATE_LIMIT", "lots")
+    with pytest.raises(SettingsError, match="STEPLADDER_START_RATE_LIMIT"):
+        Settings.from_env()
+
+
+async def test_concurrent_hits_are_counted_exactly_once_each(database_url: str) -> None:
+    # One atomic upsert per hit: 25 at once over separate connections still count 1..25.
+    hits = await asyncio.gather(
+        *(rate_limits.count_hit("user:race", 1_800_000_000, 60) for _ in range(25))
+    )
+    assert sorted(hits) == list(range(1, 26))
 
 
 async def away_from_a_window_edge(window_seconds: int = 60, margin: float = 8.0) -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from app.db import rate_limits
-from app.domain.identity import User
+from app.domain.identity import User, canonical_user_id
 from app.settings import RateLimit
 
 # Starts by these are not limited: Temporal Schedules start on their own clock.
@@ -51,7 +51,7 @@ class StartLimiter:
         if via == "webhook":
             await self._count(self.per_webhook, f"webhook:{workflow_id}", "workflow webhook")
         else:
-            await self._count(self.per_user, f"user:{user.name.casefold()}", "user")
+            await self._count(self.per_user, f"user:{canonical_user_id(user.name)}", "user")
 
     async def _count(self, limit: RateLimit | None, key: str, per: str) -> None:
         if limit is None:
