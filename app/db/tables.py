@@ -169,6 +169,23 @@ class WorkflowState(Table, tablename="workflow_states"):
     changed_at = Timestamptz()
 
 
+class NotificationDelivery(Table, tablename="notification_deliveries"):
+    """One notice to one channel, keyed so it is sent once: `status` sent or failed, with the
+    attempts made and the last error (app/temporal/notifying.py)."""
+
+    key = Varchar(length=300, primary_key=True)
+    execution_id = Varchar(length=200)
+    step_id = Varchar(length=100)
+    channel = Varchar(length=100)
+    channel_type = Varchar(length=16)
+    kind = Varchar(length=16)
+    status = Varchar(length=16)
+    attempts = Integer(default=0)
+    error = Text(default="")
+    first_at = Timestamptz()
+    last_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -181,4 +198,5 @@ TABLES: tuple[type[Table], ...] = (
     FaultInjection,
     ApiTokenRecord,
     WorkflowState,
+    NotificationDelivery,
 )

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.notifications import NotifySpec, parse_notify
 from app.domain.templating import TemplateProblem, referenced_paths
 from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
 
@@ -65,6 +66,7 @@ class StepDefinition:
     required_approvals: int = 1
     environment: str = "production"
     continue_on_failure: bool = False
+    notify: NotifySpec | None = None  # overrides the workflow's `notify:` for this step
 
     @property
     def default_mode(self) -> DeploymentMode:
@@ -83,6 +85,7 @@ class WorkflowDefinition:
     key_input: str = ""
     schedules: list[ScheduleTrigger] = field(default_factory=list)
     webhooks: list[WebhookTrigger] = field(default_factory=list)
+    notify: NotifySpec | None = None  # who hears of waiting steps (app/domain/notifications.py)
 
     def key_of(self, data: Mapping[str, Any] | None) -> str:
         """The execution's key input as text ("" when the definition declares none)."""
@@ -90,6 +93,10 @@ class WorkflowDefinition:
             return ""
         value = data.get(self.key_input)
         return "" if value is None else str(value)
+
+    def notify_for(self, step: StepDefinition) -> NotifySpec | None:
+        """The step's `notify:`, else the workflow's; None when nobody is to be told."""
+        return step.notify or self.notify
 
     def step(self, step_id: str) -> StepDefinition:
         for step in self.steps:
@@ -100,7 +107,7 @@ class WorkflowDefinition:
 
 _STEP_KEYS = {f for f in StepDefinition.__dataclass_fields__}
 _FIELD_KEYS = {f for f in InputField.__dataclass_fields__}
-_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers"}
+_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers", "notify"}
 
 
 def parse_definition(raw: Any, source: str, actions: Collection[str]) -> WorkflowDefinition:
@@ -149,6 +156,7 @@ class _Parser:
             key_input=key_input,
             schedules=schedules,
             webhooks=webhooks,
+            notify=parse_notify(raw.get("notify"), self.fail),
         )
         return replace(definition, version_hash=version_hash(definition))
 
@@ -175,9 +183,11 @@ class _Parser:
             for c in item.get("confirmations") or []
         ]
         retry = RetryPolicySpec(**(item.get("retry") or {}))
+        notify = parse_notify(item.get("notify"), lambda problem: self.fail(problem, step_id))
         step = StepDefinition(
-            **{**item, "id": step_id, "confirmations": confirmations, "retry": retry}
-        )
+            **{**item, "id": step_id, "confirmations": confirmations, "retry": retry,
+               "notify": notify}
+        )  # fmt: skip
         self.check_settings(step)
         templates: list[tuple[Any, bool]] = [(step.params, False), (step.condition, True)]
         templates += [(c.condition, True) for c in confirmations if c.condition]

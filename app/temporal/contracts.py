@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain.approvals import ApprovalRequest, Decision
 from app.domain.definitions import WorkflowDefinition
+from app.domain.notifications import Notice
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 WORKFLOW_TYPE = "StepladderExecution"
@@ -173,6 +174,8 @@ class StepState:
     approval: ApprovalView | None = None
     decisions: list[Decision] = field(default_factory=list)  # accepted ones, decided_at set
     ignored_signals: list[str] = field(default_factory=list)
+    # Notifications about this step that could not be delivered, in words (never fatal).
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -261,3 +264,19 @@ class ProgressRecord:
 
     def __bool__(self) -> bool:
         return bool(self.started or self.step_runs or self.finished)
+
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    """One notice to one channel. `key` names this send uniquely (execution, step, kind, its
+    number, channel): a send already made under it is not made again."""
+
+    key: str
+    channel: str
+    notice: Notice
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    delivered: bool
+    duplicate: bool = False

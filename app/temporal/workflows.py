@@ -33,20 +33,16 @@ with workflow.unsafe.imports_passed_through():
         ExecutionInput,
         ExecutionStarted,
         ModeLookup,
-        OperationPreview,
-        PreviewRequest,
         StepRunRecord,
         StepState,
         Timeline,
     )
     from app.temporal.decision_desk import DecisionDesk, Waiting, wait_ended
-    from app.temporal.previews import PreviewActivities, preview_unavailable
-    from app.temporal.record_queue import DB_TIMEOUT, RecordQueue, run_db_activity
+    from app.temporal.notices import ExecutionNotices
+    from app.temporal.previews import build_preview
+    from app.temporal.record_queue import RecordQueue, run_db_activity
     from app.temporal.recording import RecordingActivities
     from app.temporal.signal_input import BadSignal, decode_signal, shown_under
-
-# A preview that cannot be built must not block the approver forever: give up and say so.
-_PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 
 # Workflow versions (workflow.patched ids): keep each until no execution started before it runs.
 #
@@ -71,6 +67,7 @@ class ExecutionWorkflow:
         self._timeline: Timeline | None = None
         self._desk = DecisionDesk()
         self._records = RecordQueue()
+        self._notices = ExecutionNotices(self._bump)
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
@@ -145,6 +142,7 @@ class ExecutionWorkflow:
 
     async def _finish(self, inp: ExecutionInput, status: ExecutionStatus, outcome: str) -> None:
         assert self._timeline is not None
+        await self._notices.drain()
         ended_at = workflow.now().isoformat()
         await self._desk.flush()
         # The execution's end is recorded with the last step records, and the timeline says
@@ -266,7 +264,7 @@ class ExecutionWorkflow:
         """Preview, then wait for decisions until approved, rejected or timed out."""
         state.status = StepStatus.PREPARING
         self._bump()
-        state.preview = await self._preview(inp, step, params)
+        state.preview = await build_preview(inp, step, params)
         request = approval_request(step, context, inp.started_by)
         since = workflow.now()
         deadline = since + timedelta(seconds=step.approval_timeout_seconds)
@@ -275,6 +273,7 @@ class ExecutionWorkflow:
         state.status = StepStatus.WAITING_APPROVAL
         self._bump()
         await self._record(inp, state)
+        notices = self._notices.waiting(inp, step, state, since, deadline)
         desk = self._desk
         while not waiting.verdict:
             remaining = (deadline - workflow.now()).total_seconds()
@@ -290,30 +289,10 @@ class ExecutionWorkflow:
         desk.waiting = None  # from here on every decision is refused as "not waiting"
         await desk.flush()
         status, summary = wait_ended(step, waiting)
+        self._notices.ended(notices, status, waiting)
         if status != StepStatus.APPROVED:
             self._finish_step(state, status, summary=summary)
         return status
-
-    async def _preview(
-        self, inp: ExecutionInput, step: StepDefinition, params: dict[str, Any]
-    ) -> OperationPreview:
-        request = PreviewRequest(
-            execution_id=inp.execution_id,
-            workflow_id=inp.definition.id,
-            step_id=step.id,
-            action=step.action,
-            impact=step.impact,
-            environment=step.environment,
-            params=params,
-        )
-        try:
-            return await workflow.execute_activity_method(
-                PreviewActivities.build_preview, request, start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=_PREVIEW_RETRY,
-            )  # fmt: skip
-        except ActivityError as exc:
-            # Still ask for a decision, but say plainly that the approver decides blind.
-            return preview_unavailable(request, exc.cause or exc)
 
     # --- decisions: the update (with validator) and the signal share one rule set --------------
 
