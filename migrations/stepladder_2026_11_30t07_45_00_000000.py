@@ -16,6 +16,7 @@ STATEMENTS = [
         kind varchar(16) NOT NULL,
         status varchar(16) NOT NULL,
         attempts integer NOT NULL DEFAULT 0,
+        failures integer NOT NULL DEFAULT 0,
         error text NOT NULL DEFAULT '',
         first_at timestamptz NOT NULL,
         last_at timestamptz NOT NULL

@@ -34,18 +34,12 @@ async def record_attempt(
     status = "failed" if error else "sent"
     await NotificationDelivery.raw(
         "INSERT INTO notification_deliveries (key, execution_id, step_id, channel, channel_type,"
-        " kind, status, attempts, error, first_at, last_at)"
-        " VALUES ({}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {})"
+        " kind, status, attempts, failures, error, first_at, last_at)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {})"
         " ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error,"
-        " attempts = notification_deliveries.attempts + 1, last_at = EXCLUDED.last_at",
-        key, execution_id, step_id, channel, channel_type, kind, status, error, now, now,
+        " attempts = notification_deliveries.attempts + 1,"
+        " failures = notification_deliveries.failures + EXCLUDED.failures,"
+        " last_at = EXCLUDED.last_at",
+        key, execution_id, step_id, channel, channel_type, kind, status, 1 if error else 0,
+        error, now, now,
     )  # fmt: skip
-
-
-async def delivery_counts() -> list[dict[str, object]]:
-    """(channel_type, kind, status) → notices and attempts, for /metrics."""
-    rows: list[dict[str, object]] = await NotificationDelivery.raw(
-        "SELECT channel_type, kind, status, count(*) AS notices, sum(attempts) AS attempts"
-        " FROM notification_deliveries GROUP BY channel_type, kind, status"
-    )
-    return rows

@@ -181,6 +181,7 @@ class NotificationDelivery(Table, tablename="notification_deliveries"):
     kind = Varchar(length=16)
     status = Varchar(length=16)
     attempts = Integer(default=0)
+    failures = Integer(default=0)
     error = Text(default="")
     first_at = Timestamptz()
     last_at = Timestamptz()

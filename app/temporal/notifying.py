@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import aiosmtplib
 import httpx
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -38,6 +39,7 @@ from app.settings import Settings, SettingsError
 from app.temporal.contracts import NotificationRequest, NotificationResult
 
 DELIVERY_HEADER = "X-Stepladder-Delivery"
+log = structlog.stdlib.get_logger("stepladder.notifications")
 
 
 class DeliveryRefused(RuntimeError):
@@ -112,8 +114,11 @@ class NotificationActivities:
         except (httpx.HTTPError, aiosmtplib.SMTPException, OSError, DeliveryRefused) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             await notifications.record_attempt(request.key, **record, error=message)
+            log.warning("notification.failed", **record, error=message,
+                        attempt=activity.info().attempt)  # fmt: skip
             raise ApplicationError(message, type=type(exc).__name__) from None
         await notifications.record_attempt(request.key, **record)
+        log.info("notification.sent", **record)
         return NotificationResult(delivered=True)
 
     async def _deliver(self, channel: Channel, request: NotificationRequest) -> None:
@@ -126,7 +131,8 @@ class NotificationActivities:
             body = encoded(slack_message(notice, link, now))
             headers = {"content-type": "application/json"}
         else:
-            body = encoded(webhook_body(notice, link))
+            sent_at = activity.info().current_attempt_scheduled_time.isoformat()
+            body = encoded({**webhook_body(notice, link), "sent_at": sent_at})
             headers = {"content-type": "application/json", DELIVERY_HEADER: request.key}
             secret = self.environ.get(channel.secret_env, "") if channel.secret_env else ""
             if secret:
