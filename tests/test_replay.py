@@ -93,6 +93,17 @@ async def cancelled_while_waiting(engine: Engine) -> str:
     return execution_id
 
 
+async def approved_with_a_lower_limit(engine: Engine) -> str:
+    # The approver lowers the CRM step's credit limit (approval_inputs, patch "approval-inputs").
+    execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await engine.decide(execution_id, "create_crm_record", BOB, "approved",
+                        confirmations=CRM_CONFIRMATIONS, inputs={"credit_limit": 3000})  # fmt: skip
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    await engine.cancel(execution_id)
+    return execution_id
+
+
 async def notified_then_approved(engine: Engine) -> str:
     # `notify:` on the CRM step naming a channel no worker has: the notice activity runs and
     # fails (shown on the step), behind the "notify-approvers" patch.
@@ -115,6 +126,7 @@ SCENARIOS = {
     "rejected_after_mode_switch": rejected_after_mode_switch,
     "cancelled_while_waiting": cancelled_while_waiting,
     "notified_then_approved": notified_then_approved,
+    "approved_with_a_lower_limit": approved_with_a_lower_limit,
 }
 
 

@@ -113,6 +113,7 @@ class ApprovalDecision(Table, tablename="decisions"):
     accepted = Boolean(default=True)
     refusal = Text(default="")
     decided_at = Timestamptz()
+    inputs = JSONB(default={})  # the step's approval_inputs as the approver filled them
 
 
 class ModeChangeEvent(Table, tablename="mode_changes"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from app.domain.approvals import ApprovalRequest, Decision
@@ -81,6 +81,7 @@ class FieldChange:
     name: str
     new: Any
     old: Any = None
+    proposed: Any = None  # set when an approver's input amended `new` (what was proposed)
 
     @property
     def changed(self) -> bool:
@@ -130,7 +131,9 @@ class ApprovalView(ApprovalRequest):
     @classmethod
     def asking(cls, request: ApprovalRequest, waiting_since: str, expires_at: str) -> ApprovalView:
         """What `request` asks, for the timeline."""
-        return cls(**asdict(request), waiting_since=waiting_since, expires_at=expires_at)
+        # Shallow, not asdict: nested fields (the approver inputs) keep their types.
+        own = {f.name: getattr(request, f.name) for f in fields(request)}
+        return cls(**own, waiting_since=waiting_since, expires_at=expires_at)
 
 
 @dataclass

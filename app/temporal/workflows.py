@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from app.domain.statuses import ACTIVE_STEP_STATUSES, ExecutionStatus, StepStatus
     from app.domain.templating import TemplateProblem, evaluate_condition, render_value
     from app.temporal.actions import mode_of_failure
+    from app.temporal.amendments import amended_params, with_input_defaults
     from app.temporal.contracts import (
         WORKFLOW_TYPE,
         ActionInput,
@@ -168,6 +169,7 @@ class ExecutionWorkflow:
                 self._finish_step(state, StepStatus.SKIPPED, summary=summary)
                 await self._record(inp, state)
                 return StepStatus.SKIPPED
+            with_input_defaults(step, context)
             params = render_value(step.params, context)
         except TemplateProblem as exc:
             self._finish_step(state, StepStatus.FAILED, error=str(exc))
@@ -195,6 +197,8 @@ class ExecutionWorkflow:
             if verdict != StepStatus.APPROVED:
                 await self._record(inp, state)
                 return verdict
+            assert state.approval is not None
+            params = amended_params(step, state, state.approval, params, context)
         ran = await self._run_action(inp, step, state, params, context, lookup, check=False)
         assert ran is not None  # unchecked, the action always runs
         return ran
@@ -265,7 +269,11 @@ class ExecutionWorkflow:
         state.status = StepStatus.PREPARING
         self._bump()
         state.preview = await build_preview(inp, step, params)
-        request = approval_request(step, context, inp.started_by)
+        try:
+            request = approval_request(step, context, inp.started_by, params)
+        except TemplateProblem as exc:  # an approval input's bound could not be rendered
+            self._finish_step(state, StepStatus.FAILED, error=str(exc))
+            return StepStatus.FAILED
         since = workflow.now()
         deadline = since + timedelta(seconds=step.approval_timeout_seconds)
         state.approval = ApprovalView.asking(request, since.isoformat(), deadline.isoformat())
