@@ -86,6 +86,7 @@ async def _run_worker(settings: Settings) -> None:
     from app.observability.tracing import Tracing
     from app.steps.service import evaluate_after_outcome
     from app.temporal.client import connect
+    from app.temporal.notifying import NotificationActivities
     from app.temporal.worker import build_worker, metrics_runtime
 
     # SIGINT, SIGTERM (docker stop, systemd) and SIGHUP stop the worker gracefully; handled
@@ -114,6 +115,7 @@ async def _run_worker(settings: Settings) -> None:
         on_outcome=evaluate_after_outcome,
         fault_injection=settings.fault_injection,
         shutdown_grace=settings.worker_shutdown_grace,
+        notifier=NotificationActivities.from_settings(settings),
     )
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
     async with tables_bound(settings.database_url), worker:

@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +63,17 @@ def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
         return default
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _notify_channels() -> dict[str, Any]:
+    raw = os.environ.get("NOTIFY_CHANNELS", "").strip()
+    try:
+        channels = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"NOTIFY_CHANNELS is not valid JSON: {exc}") from None
+    if not isinstance(channels, dict):
+        raise SettingsError("NOTIFY_CHANNELS must be a JSON object of channel name → channel")
+    return channels
 
 
 def _log_format() -> str:
@@ -218,6 +230,27 @@ class Settings:
     """A decision reaching its workflow later than this after the click is refused and shown
     as such on the timeline (DECISION_WINDOW): it never takes effect long after it was made."""
 
+    public_url: str = ""
+    """The address people open Stepladder at, with its path prefix (PUBLIC_URL, e.g.
+    https://intranet.example.com/stepladder): links in notifications start with it. Empty:
+    http://HOST:PORT plus PATH_PREFIX."""
+    notify_channels: dict[str, Any] = field(default_factory=dict)
+    """Notification channels by name (NOTIFY_CHANNELS, JSON), e.g. {"ops": {"type": "slack",
+    "url": "https://hooks.slack.com/services/..."}, "audit": {"type": "webhook", "url": "...",
+    "secret_env": "AUDIT_HOOK_SECRET"}, "finance": {"type": "email", "to": ["fin@example.com"]}};
+    definitions name them in `notify:`. Checked when a worker starts."""
+    smtp_host: str = ""
+    """The SMTP server for email channels (SMTP_HOST); empty: email channels fail, saying so."""
+    smtp_port: int = 25
+    """Its port (SMTP_PORT)."""
+    smtp_username: str = ""
+    """Login, when the server asks for one (SMTP_USERNAME, SMTP_PASSWORD)."""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    """Upgrade the connection with STARTTLS (SMTP_STARTTLS)."""
+    smtp_from: str = "stepladder@localhost"
+    """The From address of notification emails (SMTP_FROM)."""
+
     worker_shutdown_grace: float = 7.0
     """Seconds a stopping worker lets its running activities finish before cancelling them
     (WORKER_SHUTDOWN_GRACE; below docker's 10 s stop timeout)."""
@@ -283,7 +316,20 @@ class Settings:
             start_rate_limit=_env_rate("STEPLADDER_START_RATE_LIMIT", "10/minute"),
             webhook_rate_limit=_env_rate("STEPLADDER_WEBHOOK_RATE_LIMIT", "60/minute"),
             webhook_secrets=_webhook_secrets(),
+            public_url=os.environ.get("PUBLIC_URL", "").strip().rstrip("/"),
+            notify_channels=_notify_channels(),
+            smtp_host=os.environ.get("SMTP_HOST", "").strip(),
+            smtp_port=_env_port("SMTP_PORT", 25),
+            smtp_username=os.environ.get("SMTP_USERNAME", ""),
+            smtp_password=os.environ.get("SMTP_PASSWORD", ""),
+            smtp_starttls=_env_bool("SMTP_STARTTLS", False),
+            smtp_from=os.environ.get("SMTP_FROM", "stepladder@localhost"),
         )
+
+    @property
+    def link_base(self) -> str:
+        """Where links in notifications start: PUBLIC_URL, else this server's own address."""
+        return self.public_url or f"http://{self.host}:{self.port}{self.path_prefix}"
 
     def require_services(self) -> None:
         """Web, worker and migrate need real addresses; only `dev` may leave them empty."""

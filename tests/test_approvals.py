@@ -34,8 +34,12 @@ def context(tier: str) -> dict[str, object]:
     return {"input": {"name": "J", "email": "j@example.com", "tier": tier}, "steps": {}}
 
 
+LIMITS = {"basic": 1000, "premium": 5000, "enterprise": 25000}
+
+
 def crm_request(tier: str = "premium") -> ApprovalRequest:
-    return approval_request(CRM, context(tier), started_by="bob")
+    # The proposed params, as the workflow renders them with the approver inputs' defaults.
+    return approval_request(CRM, context(tier), "bob", {"credit_limit": LIMITS[tier]})
 
 
 def approve(user: str = "bob", **changes: object) -> Decision:
@@ -50,6 +54,26 @@ def test_premium_customer_gets_the_credit_limit_confirmation_basic_does_not() ->
 
 def test_complete_approval_is_accepted() -> None:
     assert refusal(crm_request(), approve(), BOB) is None
+
+
+def test_the_approver_may_lower_the_credit_limit_but_not_raise_it() -> None:
+    [limit, note] = crm_request().inputs
+    assert (limit.default, limit.min, limit.max, note.required) == (5000, 0, 5000, False)
+    assert refusal(crm_request(), approve(inputs={"credit_limit": "3000"}), BOB) is None
+    refused = refusal(crm_request(), approve(inputs={"credit_limit": 9000}), BOB)
+    assert refused is not None and refused.kind == RefusalKind.INCOMPLETE
+    assert refused.message == "Credit limit ($) must be at most 5,000"
+    refused = refusal(crm_request(), approve(inputs={"credit_limit": "lots", "colour": 1}), BOB)
+    assert refused is not None
+    assert (
+        refused.message
+        == "Credit limit ($) must be a number; 'colour' is not an input of this step"
+    )
+    refused = refusal(crm_request(), approve(inputs={"note": "x" * 501}), BOB)
+    assert refused is not None and "at most 500 characters" in refused.message
+    # A rejection carries no inputs to check.
+    rejection = approve(action="rejected", reason="no", inputs={"credit_limit": 9000})
+    assert refusal(crm_request(), rejection, BOB) is None
 
 
 def test_a_missing_confirmation_is_refused_naming_it() -> None:

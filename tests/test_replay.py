@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ from temporalio.worker import Replayer
 from app.approvals.service import DecisionRefused
 from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
+from app.domain.notifications import NotifySpec
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
-from tests.helpers import CRM_CONFIRMATIONS, PREMIUM, Engine, finished, waiting_at
+from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, Engine, finished, waiting_at
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORD = os.environ.get("STEPLADDER_RECORD_HISTORIES") == "1"
@@ -91,10 +93,40 @@ async def cancelled_while_waiting(engine: Engine) -> str:
     return execution_id
 
 
+async def approved_with_a_lower_limit(engine: Engine) -> str:
+    # The approver lowers the CRM step's credit limit (approval_inputs, patch "approval-inputs").
+    execution_id = await engine.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await engine.decide(execution_id, "create_crm_record", BOB, "approved",
+                        confirmations=CRM_CONFIRMATIONS, inputs={"credit_limit": 3000})  # fmt: skip
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    await engine.cancel(execution_id)
+    return execution_id
+
+
+async def notified_then_approved(engine: Engine) -> str:
+    # `notify:` on the CRM step naming a channel no worker has: the notice activity runs and
+    # fails (shown on the step), behind the "notify-approvers" patch.
+    onboarding = DEFINITIONS["customer_onboarding"]
+    steps = [replace(s, notify=NotifySpec(channels=["nowhere"])) if s.id == "create_crm_record"
+             else s for s in onboarding.steps]  # fmt: skip
+    notifying = Engine(engine.client, {onboarding.id: replace(onboarding, steps=steps)},
+                       engine.task_queue)  # fmt: skip
+    execution_id = await notifying.start("customer_onboarding", PREMIUM, BOB)
+    await waiting_at(notifying, execution_id, "create_crm_record")
+    await notifying.decide(execution_id, "create_crm_record", BOB, "approved",
+                           confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    await waiting_at(notifying, execution_id, "setup_billing_account")
+    await notifying.cancel(execution_id)
+    return execution_id
+
+
 SCENARIOS = {
     "approved_journey": approved_journey,
     "rejected_after_mode_switch": rejected_after_mode_switch,
     "cancelled_while_waiting": cancelled_while_waiting,
+    "notified_then_approved": notified_then_approved,
+    "approved_with_a_lower_limit": approved_with_a_lower_limit,
 }
 
 

@@ -13,7 +13,7 @@ from litestar.params import JSONBody
 from app.approvals import inbox
 from app.approvals.inbox import WaitingApproval
 from app.approvals.schemas import REFUSAL_STATUS, ApproveRequest, DecisionResponse, RejectRequest
-from app.approvals.service import DecisionRefused, DecisionService
+from app.approvals.service import DecisionRefused, DecisionService, check_approver_inputs
 from app.domain.approvals import Decision, DecisionAction
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
@@ -38,10 +38,11 @@ class StepDecision:
 
     async def make(self, action: DecisionAction, **details: Any) -> DecisionResponse:
         try:
-            outcome = await self.decisions.decide(
-                self.execution_id,
-                Decision.by(self.user, self.step_id, action, source="api", **details),
-            )
+            decision = Decision.by(self.user, self.step_id, action, source="api", **details)
+            if decision.inputs:
+                check_approver_inputs(await self.live.timelines.snapshot(self.execution_id),
+                                      decision)  # fmt: skip
+            outcome = await self.decisions.decide(self.execution_id, decision)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         except DecisionRefused as exc:
@@ -81,10 +82,11 @@ class ApprovalApi(Controller):
     ) -> DecisionResponse:
         """Approve a waiting step. 409 when it is not waiting (stale or duplicate), 403 without
         the approver role or for the starter of a critical step, 422 when a confirmation or the
-        typed phrase is missing."""
+        typed phrase is missing or an approver input (`inputs`, the step's approval_inputs) is
+        out of bounds."""
         return await decision.make(
             DecisionAction.APPROVED, confirmations=data.confirmations,
-            typed_confirmation=data.typed_confirmation, reason=data.reason,
+            typed_confirmation=data.typed_confirmation, reason=data.reason, inputs=data.inputs,
         )  # fmt: skip
 
     @post(f"{STEP}/reject", status_code=200, responses=DECISION_ERRORS)

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from app.approvals.inbox import for_user
 from app.approvals.schemas import REFUSAL_STATUS
-from app.approvals.service import DecisionRefused, DecisionService
+from app.approvals.service import DecisionRefused, DecisionService, check_approver_inputs
 from app.domain.approvals import Decision
 from app.domain.availability import ServiceUnavailable
 from app.domain.identity import User
@@ -45,14 +45,17 @@ class ApprovalPages(Controller):
         action = str(form.get("action", ""))
         confirmations = [str(c) for c in form.getall("confirmation", [])]
         typed, reason = str(form.get("typed_confirmation", "")), str(form.get("reason", ""))
+        # Approver inputs arrive as `input.<name>` fields (the step's approval_inputs).
+        inputs = {k[6:]: str(v) for k, v in form.items() if k.startswith("input.")}
         entered = {"action": action, "confirmations": confirmations,
-                   "typed_confirmation": typed, "reason": reason}  # fmt: skip
+                   "typed_confirmation": typed, "reason": reason, "inputs": inputs}  # fmt: skip
         try:
-            await decisions.decide(
-                execution_id,
-                Decision.by(request.user, step_id, action, source="web",
-                            confirmations=confirmations, typed_confirmation=typed, reason=reason),
-            )  # fmt: skip
+            decision = Decision.by(request.user, step_id, action, source="web",
+                                   confirmations=confirmations, typed_confirmation=typed,
+                                   reason=reason, inputs=inputs)  # fmt: skip
+            if inputs:
+                check_approver_inputs(await live.timelines.snapshot(execution_id), decision)
+            await decisions.decide(execution_id, decision)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         except ServiceUnavailable as exc:

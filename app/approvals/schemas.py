@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.domain.approvals import RefusalKind
 
@@ -22,6 +23,8 @@ class ApproveRequest:
     confirmations: list[str] = field(default_factory=list)
     typed_confirmation: str = ""
     reason: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """The step's approver inputs (`approval_inputs:`), e.g. {"credit_limit": 3000}."""
 
 
 @dataclass

@@ -19,10 +19,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db.records import Records
-from app.domain.approvals import DEFAULT_DECISION_WINDOW, Decision, RefusalKind
+from app.domain.approval_inputs import check_inputs
+from app.domain.approvals import DEFAULT_DECISION_WINDOW, Decision, DecisionAction, RefusalKind
 from app.domain.availability import ServiceUnavailable
 from app.executions.service import EngineSilent, UnknownExecution, temporal_reachable, within
-from app.temporal.contracts import DecisionOutcome
+from app.temporal.contracts import DecisionOutcome, Timeline
 from app.temporal.workflows import ExecutionWorkflow
 
 log = structlog.stdlib.get_logger("stepladder.approvals")
@@ -35,6 +36,18 @@ class DecisionRefused(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+def check_approver_inputs(timeline: Timeline, decision: Decision) -> None:
+    """The web's own check of an approval's inputs against what the waiting step asks (the
+    workflow's validator checks them again): raises DecisionRefused (incomplete, 422) naming
+    each field that is wrong. Nothing to check for a rejection or a step not (yet) waiting."""
+    step = next((s for s in timeline.steps if s.id == decision.step_id), None)
+    if decision.action != DecisionAction.APPROVED or step is None or step.approval is None:
+        return
+    _, errors = check_inputs(step.approval.inputs, decision.inputs)
+    if errors:
+        raise DecisionRefused(RefusalKind.INCOMPLETE, "; ".join(errors.values()))
 
 
 # What the person sees when the workflow did not confirm a decision in time.

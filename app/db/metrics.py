@@ -4,7 +4,7 @@ read-only transaction bounded by a statement timeout."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.db.tables import StepRun
 from app.domain.statuses import FINAL_STEP_STATUSES, ExecutionStatus, StepStatus
@@ -17,6 +17,11 @@ SELECT s.workflow_id, s.step_id, count(*) AS n
 FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
 WHERE s.status = '{_WAITING}' AND e.status = '{ExecutionStatus.RUNNING.value}'
 GROUP BY s.workflow_id, s.step_id
+"""
+
+_NOTIFICATIONS_SQL = """
+SELECT channel_type, kind, status, count(*) AS n, sum(failures) AS failures
+FROM notification_deliveries GROUP BY channel_type, kind, status
 """
 
 _OUTCOMES_SQL = f"""
@@ -58,6 +63,9 @@ class ProductCounts:
     outcomes: list[tuple[str, str, str, str, int]]  # workflow, step, mode, outcome, runs
     mode_changes: list[tuple[str, str, str, str, str, int]]  # workflow, step, kind, from, to, n
     latencies: list[LatencyCounts]
+    # channel type, kind, status, notices; and failed delivery attempts in all
+    notifications: list[tuple[str, str, str, int]] = field(default_factory=list)
+    notification_failures: int = 0
 
 
 async def product_counts(bounds: Sequence[float], timeout_seconds: float) -> ProductCounts:
@@ -78,7 +86,12 @@ async def product_counts(bounds: Sequence[float], timeout_seconds: float) -> Pro
         outcomes = await StepRun.raw(_OUTCOMES_SQL)
         changes = await StepRun.raw(_MODE_CHANGES_SQL)
         latencies = await StepRun.raw(latency_sql)
+        notifications = await StepRun.raw(_NOTIFICATIONS_SQL)
     return ProductCounts(
+        notifications=[
+            (r["channel_type"], r["kind"], r["status"], int(r["n"])) for r in notifications
+        ],
+        notification_failures=sum(int(r["failures"]) for r in notifications),
         waiting=[(r["workflow_id"], r["step_id"], int(r["n"])) for r in waiting],
         outcomes=[
             (r["workflow_id"], r["step_id"], r["mode"], r["status"], int(r["n"])) for r in outcomes

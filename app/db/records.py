@@ -7,7 +7,7 @@ Every write is idempotent (keyed upserts), so a retried activity never writes tw
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -116,16 +116,18 @@ class Records:
         accepted: bool,
         refusal: str,
         decided_at: datetime | None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> None:
-        """A decision's row (accepted, or an ignored signal with its refusal), once per key."""
+        """A decision's row (accepted, or an ignored signal with its refusal), once per key;
+        `inputs`: the approver's inputs (the step's approval_inputs)."""
         await ApprovalDecision.raw(
             "INSERT INTO decisions (decision_key, execution_id, workflow_id, step_id, user_id, "
             "action, reason, confirmations, typed_confirmation, source, accepted, refusal, "
-            "decided_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, {}, {}, {}) "
-            "ON CONFLICT (decision_key) DO NOTHING",
+            "decided_at, inputs) VALUES ({}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, {}, {}, "
+            "{}, {}::jsonb) ON CONFLICT (decision_key) DO NOTHING",
             decision_key, execution_id, workflow_id, step_id, user_id, action, reason,
             json.dumps(list(confirmations)), typed_confirmation, source, accepted, refusal,
-            decided_at,
+            decided_at, json.dumps(dict(inputs or {}), default=str),
         )  # fmt: skip
 
     async def step_mode(self, workflow_id: str, step_id: str) -> str | None:

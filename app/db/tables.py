@@ -113,6 +113,7 @@ class ApprovalDecision(Table, tablename="decisions"):
     accepted = Boolean(default=True)
     refusal = Text(default="")
     decided_at = Timestamptz()
+    inputs = JSONB(default={})  # the step's approval_inputs as the approver filled them
 
 
 class ModeChangeEvent(Table, tablename="mode_changes"):
@@ -178,6 +179,24 @@ class RateLimitCounter(Table, tablename="rate_limit_counters"):
     window_ends = Timestamptz()
 
 
+class NotificationDelivery(Table, tablename="notification_deliveries"):
+    """One notice to one channel, keyed so it is sent once: `status` sent or failed, with the
+    attempts made and the last error (app/temporal/notifying.py)."""
+
+    key = Varchar(length=300, primary_key=True)
+    execution_id = Varchar(length=200)
+    step_id = Varchar(length=100)
+    channel = Varchar(length=100)
+    channel_type = Varchar(length=16)
+    kind = Varchar(length=16)
+    status = Varchar(length=16)
+    attempts = Integer(default=0)
+    failures = Integer(default=0)
+    error = Text(default="")
+    first_at = Timestamptz()
+    last_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -191,4 +210,5 @@ TABLES: tuple[type[Table], ...] = (
     ApiTokenRecord,
     WorkflowState,
     RateLimitCounter,
+    NotificationDelivery,
 )

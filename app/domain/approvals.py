@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from app.domain.approval_inputs import ApprovalField, check_inputs, fields
 from app.domain.definitions import StepDefinition
 from app.domain.identity import Role, User, canonical_user_id, same_user
 from app.domain.modes import ImpactLevel
@@ -53,6 +54,7 @@ class ApprovalRequest:
     approvers_group: str = ""
     four_eyes: bool = False
     started_by: str = ""
+    inputs: list[ApprovalField] = field(default_factory=list)  # what the approver fills in
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Decision:
     groups: list[str] | None = None
     decided_at: str = ""
     max_age_seconds: float = DEFAULT_DECISION_WINDOW
+    inputs: dict[str, Any] = field(default_factory=dict)  # the step's approval_inputs, filled
 
     @classmethod
     def by(cls, user: User, step_id: str, action: str, *, source: str, **details: Any) -> Decision:
@@ -148,8 +151,14 @@ def required_confirmations(step: StepDefinition, context: Mapping[str, Any]) -> 
 
 
 def approval_request(
-    step: StepDefinition, context: Mapping[str, Any], started_by: str
+    step: StepDefinition,
+    context: Mapping[str, Any],
+    started_by: str,
+    params: Mapping[str, Any] | None = None,
 ) -> ApprovalRequest:
+    """What the waiting step asks: its confirmations (conditions read `context`), phrase,
+    approvals, group, and its approver inputs with bounds read from `context` and the proposed
+    `params`. Raises TemplateProblem for an input whose default or bound cannot be rendered."""
     critical = step.impact == ImpactLevel.CRITICAL
     return ApprovalRequest(
         step_id=step.id,
@@ -159,6 +168,7 @@ def approval_request(
         approvers_group=step.approvers_group,
         four_eyes=critical,
         started_by=started_by,
+        inputs=fields(step.approval_inputs, context, params or {}) if step.approval_inputs else [],
     )
 
 
@@ -219,6 +229,9 @@ def _incomplete_approval(request: ApprovalRequest, decision: Decision) -> Refusa
         return Refusal(
             RefusalKind.INCOMPLETE, f"type the phrase {request.typed_phrase!r} exactly to approve"
         )
+    _, errors = check_inputs(request.inputs, decision.inputs)
+    if errors:
+        return Refusal(RefusalKind.INCOMPLETE, "; ".join(errors.values()))
     return None
 
 

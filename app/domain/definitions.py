@@ -8,7 +8,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
+from app.domain.notifications import NotifySpec, parse_notify
 from app.domain.templating import TemplateProblem, referenced_paths
 from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
 
@@ -65,6 +67,9 @@ class StepDefinition:
     required_approvals: int = 1
     environment: str = "production"
     continue_on_failure: bool = False
+    notify: NotifySpec | None = None  # overrides the workflow's `notify:` for this step
+    # Fields the approver fills when approving; params read them as `approval.<name>`.
+    approval_inputs: list[ApprovalInputSpec] = field(default_factory=list)
 
     @property
     def default_mode(self) -> DeploymentMode:
@@ -83,6 +88,7 @@ class WorkflowDefinition:
     key_input: str = ""
     schedules: list[ScheduleTrigger] = field(default_factory=list)
     webhooks: list[WebhookTrigger] = field(default_factory=list)
+    notify: NotifySpec | None = None  # who hears of waiting steps (app/domain/notifications.py)
 
     def key_of(self, data: Mapping[str, Any] | None) -> str:
         """The execution's key input as text ("" when the definition declares none)."""
@@ -90,6 +96,10 @@ class WorkflowDefinition:
             return ""
         value = data.get(self.key_input)
         return "" if value is None else str(value)
+
+    def notify_for(self, step: StepDefinition) -> NotifySpec | None:
+        """The step's `notify:`, else the workflow's; None when nobody is to be told."""
+        return step.notify or self.notify
 
     def step(self, step_id: str) -> StepDefinition:
         for step in self.steps:
@@ -100,7 +110,7 @@ class WorkflowDefinition:
 
 _STEP_KEYS = {f for f in StepDefinition.__dataclass_fields__}
 _FIELD_KEYS = {f for f in InputField.__dataclass_fields__}
-_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers"}
+_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers", "notify"}
 
 
 def parse_definition(raw: Any, source: str, actions: Collection[str]) -> WorkflowDefinition:
@@ -149,6 +159,7 @@ class _Parser:
             key_input=key_input,
             schedules=schedules,
             webhooks=webhooks,
+            notify=parse_notify(raw.get("notify"), self.fail),
         )
         return replace(definition, version_hash=version_hash(definition))
 
@@ -175,15 +186,36 @@ class _Parser:
             for c in item.get("confirmations") or []
         ]
         retry = RetryPolicySpec(**(item.get("retry") or {}))
+
+        def fail_here(problem: str) -> DefinitionError:
+            return self.fail(problem, step_id)
+
         step = StepDefinition(
-            **{**item, "id": step_id, "confirmations": confirmations, "retry": retry}
-        )
+            **{**item, "id": step_id, "confirmations": confirmations, "retry": retry,
+               "notify": parse_notify(item.get("notify"), fail_here),
+               "approval_inputs": parse_approval_inputs(item.get("approval_inputs"), fail_here)}
+        )  # fmt: skip
         self.check_settings(step)
-        templates: list[tuple[Any, bool]] = [(step.params, False), (step.condition, True)]
+        templates: list[tuple[Any, bool]] = [(step.condition, True)]
         templates += [(c.condition, True) for c in confirmations if c.condition]
         for value, is_expression in templates:
             _check_references(value, is_expression, input_names, earlier, self.fail, step_id)
+        self.check_approval_inputs(step, input_names, earlier)
         return step
+
+    def check_approval_inputs(
+        self, step: StepDefinition, input_names: set[str], earlier: set[str]
+    ) -> None:
+        """Params may read `approval.<declared input>`; an input's default reads what params do
+        (not `approval`); its bounds may also read the proposed `params`."""
+        names = {spec.name for spec in step.approval_inputs}
+        _check_references(step.params, False, input_names, earlier, self.fail, step.id,
+                          extra_roots={"approval": names})  # fmt: skip
+        for spec in step.approval_inputs:
+            _check_references(spec.default, False, input_names, earlier, self.fail, step.id)
+            for bound in (spec.min, spec.max):
+                _check_references(bound, False, input_names, earlier, self.fail, step.id,
+                                  extra_roots={"params": set(step.params)})  # fmt: skip
 
     def check_keys(self, item: dict[str, Any], step_id: str, earlier: set[str]) -> None:
         extra = set(item) - _STEP_KEYS
@@ -220,15 +252,23 @@ def _check_references(
     earlier_steps: set[str],
     fail: Any,
     step_id: str,
+    extra_roots: Mapping[str, Collection[str]] | None = None,
 ) -> None:
-    if value in ("", None):
+    """Every variable `value` reads is known: an input field, an earlier step, `execution`,
+    `trigger`, or a name under one of `extra_roots` (root → the names allowed under it)."""
+    if value in ("", None) or isinstance(value, (int, float)):
         return
+    extra_roots = extra_roots or {}
     try:
         paths = list(referenced_paths(value, is_expression=is_expression))
     except TemplateProblem as exc:
         raise fail(f"bad template {exc}", step_id) from None
     for path in paths:
         root = path[0]
+        if root in extra_roots:
+            if len(path) < 2 or path[1] not in extra_roots[root]:
+                raise fail(f"template variable {'.'.join(path)!r} is not declared", step_id)
+            continue
         if root not in TEMPLATE_ROOTS:
             raise fail(f"template variable {'.'.join(path)!r} is unknown", step_id)
         if root == "input" and (len(path) < 2 or path[1] not in input_names):

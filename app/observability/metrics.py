@@ -29,11 +29,6 @@ SCRAPE_ERRORS = Counter(
     "stepladder_metrics_scrape_errors",
     "Scrapes whose PostgreSQL reads failed or timed out (their product metrics are left out)",
 )
-# Nothing sends notifications yet (issue 14): declared now so dashboards and alerts can use it;
-# the notifier increments it on each failed delivery.
-NOTIFICATION_FAILURES = Counter(
-    "stepladder_notification_failures", "Approval notifications that could not be delivered"
-)
 
 
 class ProductCollector(Collector):
@@ -96,6 +91,26 @@ class ProductCollector(Collector):
         for workflow_id, step_id, kind, from_mode, to_mode, n in counts.mode_changes:
             changes.add_metric([workflow_id, step_id, kind, from_mode, to_mode], n)
         yield changes
+        yield from _notification_metrics(counts)
+
+
+def _notification_metrics(counts: ProductCounts) -> Iterator[Metric]:
+    """Notices by channel type, kind and final status, and failed delivery attempts in all
+    (sends happen in workers; their records in PostgreSQL are what every web process reads)."""
+    notices = CounterMetricFamily(
+        "stepladder_notifications",
+        "Notices to approvers' channels, by channel type, kind and delivery status",
+        labels=["channel_type", "kind", "status"],
+    )
+    for channel_type, kind, status, n in counts.notifications:
+        notices.add_metric([channel_type, kind, status], n)
+    yield notices
+    failures = CounterMetricFamily(
+        "stepladder_notification_failures",
+        "Delivery attempts of approval notifications that failed (each retry counts)",
+    )
+    failures.add_metric([], counts.notification_failures)
+    yield failures
 
 
 PRODUCT = ProductCollector()

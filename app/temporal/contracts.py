@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from app.domain.approvals import ApprovalRequest, Decision
 from app.domain.definitions import WorkflowDefinition
+from app.domain.notifications import Notice
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 WORKFLOW_TYPE = "StepladderExecution"
@@ -80,6 +81,7 @@ class FieldChange:
     name: str
     new: Any
     old: Any = None
+    proposed: Any = None  # set when an approver's input amended `new` (what was proposed)
 
     @property
     def changed(self) -> bool:
@@ -129,7 +131,9 @@ class ApprovalView(ApprovalRequest):
     @classmethod
     def asking(cls, request: ApprovalRequest, waiting_since: str, expires_at: str) -> ApprovalView:
         """What `request` asks, for the timeline."""
-        return cls(**asdict(request), waiting_since=waiting_since, expires_at=expires_at)
+        # Shallow, not asdict: nested fields (the approver inputs) keep their types.
+        own = {f.name: getattr(request, f.name) for f in fields(request)}
+        return cls(**own, waiting_since=waiting_since, expires_at=expires_at)
 
 
 @dataclass
@@ -173,6 +177,8 @@ class StepState:
     approval: ApprovalView | None = None
     decisions: list[Decision] = field(default_factory=list)  # accepted ones, decided_at set
     ignored_signals: list[str] = field(default_factory=list)
+    # Notifications about this step that could not be delivered, in words (never fatal).
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -261,3 +267,19 @@ class ProgressRecord:
 
     def __bool__(self) -> bool:
         return bool(self.started or self.step_runs or self.finished)
+
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    """One notice to one channel. `key` names this send uniquely (execution, step, kind, its
+    number, channel): a send already made under it is not made again."""
+
+    key: str
+    channel: str
+    notice: Notice
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    delivered: bool
+    duplicate: bool = False

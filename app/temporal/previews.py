@@ -7,13 +7,24 @@ their params.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from temporalio import activity
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from app.db.demo import DemoSystems
+from app.domain.definitions import StepDefinition
 from app.domain.modes import ImpactLevel
-from app.temporal.contracts import FieldChange, ImpactWarning, OperationPreview, PreviewRequest
+from app.temporal.contracts import (
+    ExecutionInput,
+    FieldChange,
+    ImpactWarning,
+    OperationPreview,
+    PreviewRequest,
+)
+from app.temporal.record_queue import DB_TIMEOUT
 
 CREDIT_LIMIT_WARNING_ABOVE = 1000
 
@@ -128,3 +139,30 @@ class PreviewActivities:
                     FieldChange("credit_limit", int(p.get("credit_limit", 0)))],
             impact=impact,
         )  # fmt: skip
+
+
+# A preview that cannot be built must not block the approver forever: give up and say so.
+_PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
+
+
+async def build_preview(
+    inp: ExecutionInput, step: StepDefinition, params: dict[str, Any]
+) -> OperationPreview:
+    """Workflow code: the step's preview from the `build_preview` activity, or, when it cannot
+    be built, one that says so (the approver still decides, knowingly blind)."""
+    request = PreviewRequest(
+        execution_id=inp.execution_id,
+        workflow_id=inp.definition.id,
+        step_id=step.id,
+        action=step.action,
+        impact=step.impact,
+        environment=step.environment,
+        params=params,
+    )
+    try:
+        return await workflow.execute_activity_method(
+            PreviewActivities.build_preview, request, start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=_PREVIEW_RETRY,
+        )  # fmt: skip
+    except ActivityError as exc:
+        return preview_unavailable(request, exc.cause or exc)

@@ -76,7 +76,7 @@ class RecordingActivities:
             step_id=rec.step_id, user_id=rec.user_id, action=rec.action, reason=rec.reason,
             confirmations=rec.confirmations, typed_confirmation=rec.typed_confirmation,
             source=rec.source, accepted=rec.accepted, refusal=rec.refusal,
-            decided_at=_ts(rec.decided_at),
+            decided_at=_ts(rec.decided_at), inputs=rec.inputs,
         )  # fmt: skip
 
     async def write_started(self, rec: ExecutionStarted) -> None:

@@ -16,6 +16,7 @@ from app.db.demo import DemoSystems
 from app.db.records import Records
 from app.temporal.actions import ActionActivities, FaultSwitch
 from app.temporal.log_context import ActivityLogContext
+from app.temporal.notifying import NotificationActivities
 from app.temporal.previews import PreviewActivities
 from app.temporal.recording import LegacyRecordingActivities, OutcomeHook, RecordingActivities
 from app.temporal.workflows import ExecutionWorkflow
@@ -54,10 +55,13 @@ def engine_activities(
     on_outcome: OutcomeHook,
     fault_injection: bool,
     actions: type[ActionActivities] = ActionActivities,
+    notifier: NotificationActivities | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity the workflow calls, on the engine's data access: the records (with the
     promotion hook `on_outcome`), the actions of `actions` (fault injections applied only when
-    `fault_injection`), the previews."""
+    `fault_injection`), the previews, and the notifications (`notifier`; default: no channel,
+    so a `notify:` naming one shows "not configured" under its step)."""
+    notifier = notifier or NotificationActivities({}, public_url="http://127.0.0.1:8000")
     records, demo = Records(), DemoSystems()
     recording = RecordingActivities(records, on_outcome)
     return [
@@ -65,6 +69,7 @@ def engine_activities(
         *activity_methods(LegacyRecordingActivities(recording)),  # older executions only
         *activity_methods(actions(demo, records, FaultSwitch(enabled=fault_injection))),
         *activity_methods(PreviewActivities(demo)),
+        *activity_methods(notifier),
     ]
 
 
@@ -76,6 +81,7 @@ def build_worker(
     fault_injection: bool,
     actions: type[ActionActivities] = ActionActivities,
     shutdown_grace: float = 0.0,
+    notifier: NotificationActivities | None = None,
 ) -> Worker:
     """The worker `stepladder worker` runs. `on_outcome(workflow_id, step_id)` is called for
     each step with a final outcome, inside the transaction recording it (the steps' promotion
@@ -86,7 +92,10 @@ def build_worker(
         task_queue=task_queue,
         workflows=[ExecutionWorkflow],
         activities=engine_activities(
-            on_outcome=on_outcome, fault_injection=fault_injection, actions=actions
+            on_outcome=on_outcome,
+            fault_injection=fault_injection,
+            actions=actions,
+            notifier=notifier,
         ),
         workflow_runner=workflow_runner(),
         # The client's interceptors (tracing, when on) apply too: the worker takes them from it.

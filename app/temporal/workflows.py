@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from app.domain.statuses import ACTIVE_STEP_STATUSES, ExecutionStatus, StepStatus
     from app.domain.templating import TemplateProblem, evaluate_condition, render_value
     from app.temporal.actions import mode_of_failure
+    from app.temporal.amendments import amended_params, with_input_defaults
     from app.temporal.contracts import (
         WORKFLOW_TYPE,
         ActionInput,
@@ -33,20 +34,16 @@ with workflow.unsafe.imports_passed_through():
         ExecutionInput,
         ExecutionStarted,
         ModeLookup,
-        OperationPreview,
-        PreviewRequest,
         StepRunRecord,
         StepState,
         Timeline,
     )
     from app.temporal.decision_desk import DecisionDesk, Waiting, wait_ended
-    from app.temporal.previews import PreviewActivities, preview_unavailable
-    from app.temporal.record_queue import DB_TIMEOUT, RecordQueue, run_db_activity
+    from app.temporal.notices import ExecutionNotices
+    from app.temporal.previews import build_preview
+    from app.temporal.record_queue import RecordQueue, run_db_activity
     from app.temporal.recording import RecordingActivities
     from app.temporal.signal_input import BadSignal, decode_signal, shown_under
-
-# A preview that cannot be built must not block the approver forever: give up and say so.
-_PREVIEW_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 
 # Workflow versions (workflow.patched ids): keep each until no execution started before it runs.
 #
@@ -71,6 +68,7 @@ class ExecutionWorkflow:
         self._timeline: Timeline | None = None
         self._desk = DecisionDesk()
         self._records = RecordQueue()
+        self._notices = ExecutionNotices(self._bump)
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
@@ -145,6 +143,7 @@ class ExecutionWorkflow:
 
     async def _finish(self, inp: ExecutionInput, status: ExecutionStatus, outcome: str) -> None:
         assert self._timeline is not None
+        await self._notices.drain()
         ended_at = workflow.now().isoformat()
         await self._desk.flush()
         # The execution's end is recorded with the last step records, and the timeline says
@@ -170,6 +169,7 @@ class ExecutionWorkflow:
                 self._finish_step(state, StepStatus.SKIPPED, summary=summary)
                 await self._record(inp, state)
                 return StepStatus.SKIPPED
+            with_input_defaults(step, context)
             params = render_value(step.params, context)
         except TemplateProblem as exc:
             self._finish_step(state, StepStatus.FAILED, error=str(exc))
@@ -197,6 +197,8 @@ class ExecutionWorkflow:
             if verdict != StepStatus.APPROVED:
                 await self._record(inp, state)
                 return verdict
+            assert state.approval is not None
+            params = amended_params(step, state, state.approval, params, context)
         ran = await self._run_action(inp, step, state, params, context, lookup, check=False)
         assert ran is not None  # unchecked, the action always runs
         return ran
@@ -266,8 +268,12 @@ class ExecutionWorkflow:
         """Preview, then wait for decisions until approved, rejected or timed out."""
         state.status = StepStatus.PREPARING
         self._bump()
-        state.preview = await self._preview(inp, step, params)
-        request = approval_request(step, context, inp.started_by)
+        state.preview = await build_preview(inp, step, params)
+        try:
+            request = approval_request(step, context, inp.started_by, params)
+        except TemplateProblem as exc:  # an approval input's bound could not be rendered
+            self._finish_step(state, StepStatus.FAILED, error=str(exc))
+            return StepStatus.FAILED
         since = workflow.now()
         deadline = since + timedelta(seconds=step.approval_timeout_seconds)
         state.approval = ApprovalView.asking(request, since.isoformat(), deadline.isoformat())
@@ -275,6 +281,7 @@ class ExecutionWorkflow:
         state.status = StepStatus.WAITING_APPROVAL
         self._bump()
         await self._record(inp, state)
+        notices = self._notices.waiting(inp, step, state, since, deadline)
         desk = self._desk
         while not waiting.verdict:
             remaining = (deadline - workflow.now()).total_seconds()
@@ -290,30 +297,10 @@ class ExecutionWorkflow:
         desk.waiting = None  # from here on every decision is refused as "not waiting"
         await desk.flush()
         status, summary = wait_ended(step, waiting)
+        self._notices.ended(notices, status, waiting)
         if status != StepStatus.APPROVED:
             self._finish_step(state, status, summary=summary)
         return status
-
-    async def _preview(
-        self, inp: ExecutionInput, step: StepDefinition, params: dict[str, Any]
-    ) -> OperationPreview:
-        request = PreviewRequest(
-            execution_id=inp.execution_id,
-            workflow_id=inp.definition.id,
-            step_id=step.id,
-            action=step.action,
-            impact=step.impact,
-            environment=step.environment,
-            params=params,
-        )
-        try:
-            return await workflow.execute_activity_method(
-                PreviewActivities.build_preview, request, start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=_PREVIEW_RETRY,
-            )  # fmt: skip
-        except ActivityError as exc:
-            # Still ask for a decision, but say plainly that the approver decides blind.
-            return preview_unavailable(request, exc.cause or exc)
 
     # --- decisions: the update (with validator) and the signal share one rule set --------------
 
