@@ -25,7 +25,12 @@ from app.approvals.inbox import waiting_approvals
 from app.approvals.pages import ApprovalPages
 from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
-from app.definitions.controllers import WorkflowApi, WorkflowPages
+from app.definitions.controllers import (
+    SeedExecutionApi,
+    WorkflowApi,
+    WorkflowPages,
+    workflow_detail,
+)
 from app.definitions.loader import load_definitions
 from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
@@ -49,6 +54,7 @@ from app.temporal.client import connect
 from app.tokens.api import TokenApi
 from app.tokens.pages import TokenPages
 from app.web.api_docs import openapi_config
+from app.web.api_paths import API_PATH_PATTERNS
 from app.web.embedding import (
     cookie_policy,
     embed_paths,
@@ -145,6 +151,7 @@ def create_app(
             ApprovalApi,
             WorkflowPages,
             WorkflowApi,
+            SeedExecutionApi,
             LiveController,
             SignInController,
             StepPages,
@@ -158,6 +165,8 @@ def create_app(
                 directories=[Path(REPO_ROOT / "static")],
                 opt={"exclude_from_auth": True},
             ),
+            # After every controller: it shares its path with DELETE /api/workflows/{id}/.
+            workflow_detail,
         ],
         lifespan=[lifespan],
         plugins=[HTMXPlugin(), *_tracing_plugins(traces)],
@@ -184,7 +193,7 @@ def create_app(
             cookie_samesite=samesite,
             cookie_secure=secure,
             # The JSON API authenticates by header, never by cookie, so cross-site forms can't use it.
-            exclude=["/api/"],
+            exclude=API_PATH_PATTERNS,
         ),
         template_config=templates,
         exception_handlers={Exception: error_response},
