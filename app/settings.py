@@ -156,6 +156,13 @@ class Settings:
     worker_shutdown_grace: float = 7.0
     """Seconds a stopping worker lets its running activities finish before cancelling them
     (WORKER_SHUTDOWN_GRACE; below docker's 10 s stop timeout)."""
+    worker_stale_after: float = 90.0
+    """Seconds since a poller last reached the task queue after which no worker counts as
+    polling and timelines and the inbox show a banner (WORKER_STALE_AFTER). An idle worker's
+    long-poll lasts up to ~70 s, so less than that would flap."""
+    workers_cache_seconds: float = 5.0
+    """How long a web process reuses its last DescribeTaskQueue answer (WORKERS_CACHE_SECONDS):
+    banners cost no RPC per request."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -207,6 +214,8 @@ class Settings:
             decision_timeout=_env_seconds("DECISION_TIMEOUT", 10.0),
             decision_window=_env_seconds("DECISION_WINDOW", 60.0),
             worker_shutdown_grace=_env_seconds("WORKER_SHUTDOWN_GRACE", 7.0, allow_zero=True),
+            worker_stale_after=_env_seconds("WORKER_STALE_AFTER", 90.0),
+            workers_cache_seconds=_env_seconds("WORKERS_CACHE_SECONDS", 5.0, allow_zero=True),
         )
 
     def require_services(self) -> None:

@@ -32,6 +32,7 @@ from app.web.errors import error_responses
 from app.web.flash import FLASH_COOKIE, read_flash
 from app.web.forms import FormData
 from app.web.guards import requires
+from app.workers.service import WorkerWatch
 
 # The page's one documented answer: the timeline as JSON, for clients that ask for it.
 TIMELINE_AS_JSON = {
@@ -104,6 +105,7 @@ class ExecutionPages(Controller):
         live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
         executions: NamedDependency[ExecutionService],
+        worker_watch: NamedDependency[WorkerWatch],
     ) -> Template | Response[Timeline]:
         """The execution's live page; with `Accept: application/json` (preferred over
         text/html) its timeline as JSON, the same as `GET /api/workflows/executions/{id}`."""
@@ -121,10 +123,14 @@ class ExecutionPages(Controller):
             timeline = await read(execution_id)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
+        # The banner (_worker_banner.html) while a step could still run.
+        no_worker = not timeline.finished and await worker_watch.no_worker_polling()
         if flash is None:
-            return Template("execution.html", context={"timeline": timeline})
+            return Template(
+                "execution.html", context={"timeline": timeline, "no_worker": no_worker}
+            )
         context = {"timeline": timeline, "decision_error": flash.get("decision_error"),
-                   "entered": flash.get("entered") or {}}  # fmt: skip
+                   "entered": flash.get("entered") or {}, "no_worker": no_worker}  # fmt: skip
         template = Template("execution.html", context=context)
         template.delete_cookie(FLASH_COOKIE, path="/")
         return template

@@ -68,6 +68,9 @@ from app.web.identity import IdentityMiddleware
 from app.web.metrics import HTTP_METRICS, MetricsController
 from app.web.request_context import RequestContextMiddleware, bind_request_user
 from app.web.sign_in import SignInController
+from app.workers.api import WorkerApi
+from app.workers.pages import WorkerPages
+from app.workers.service import WorkerWatch
 
 log = logging.getLogger("stepladder.web")
 
@@ -109,6 +112,14 @@ def create_app(
             app.state.executions = executions
             app.state.decisions = DecisionService(
                 client, timeout=settings.decision_timeout, window=settings.decision_window
+            )
+            app.state.worker_watch = WorkerWatch(
+                client,
+                settings.temporal_namespace,
+                settings.task_queue,
+                stale_after=settings.worker_stale_after,
+                cache_seconds=settings.workers_cache_seconds,
+                rpc_timeout=settings.temporal_rpc_timeout,
             )
             app.state.live = LiveUpdates(
                 timelines=TimelineHub(executions.timeline, tuning),
@@ -158,6 +169,8 @@ def create_app(
             StepApi,
             TokenPages,
             TokenApi,
+            WorkerPages,
+            WorkerApi,
             health,
             MetricsController,
             create_static_files_router(
@@ -176,6 +189,7 @@ def create_app(
             "executions": Provide(_state("executions"), sync_to_thread=False),
             "decisions": Provide(_state("decisions"), sync_to_thread=False),
             "live": Provide(_state("live"), sync_to_thread=False),
+            "worker_watch": Provide(_state("worker_watch"), sync_to_thread=False),
         },
         middleware=[
             RequestContextMiddleware,
