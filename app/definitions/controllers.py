@@ -41,12 +41,50 @@ STARTED_EXAMPLE = {
 }
 
 
+SUMMARY_EXAMPLE = {
+    "id": "customer_onboarding",
+    "name": "Customer Onboarding",
+    "description": "Validate, de-duplicate and set up a new customer.",
+    "inputs": [{"name": "email", "type": "email", "label": "Email", "required": True}],
+    "steps": [{"id": "validate_email", "name": "Validate Email", "action": "validate_email",
+               "impact": "read"}],
+    "key_input": "name",
+    "status": "active",
+    "execution_count": 42,
+    "last_executed_at": "2026-11-30T09:15:02.118000+00:00",
+}  # fmt: skip
+DETAIL_EXAMPLE = {
+    **SUMMARY_EXAMPLE,
+    "status_changed_by": "",
+    "status_reason": "",
+    "recent_executions": [{**STARTED_EXAMPLE, "status": "completed", "waiting": False}],
+    "triggers": [
+        {"type": "webhook", "id": "webhook", "events": ["customer.created"],
+         "webhook_url": "https://stepladder.example.com/api/workflows/webhooks/customer_onboarding/"},
+        {"type": "schedule", "id": "nightly", "cron": ["0 2 * * *"], "time_zone": "Europe/Paris",
+         "overlap": "skip", "paused": False},
+    ],
+}  # fmt: skip
+
+
+def _example(container: Any, description: str, value: Any) -> dict[int, ResponseSpec]:
+    """A 200 with its schema and one example (shortened: real answers hold every field)."""
+    spec = ResponseSpec(
+        data_container=container,
+        description=description,
+        examples=[Example(summary="Shortened", value=value)],
+        generate_examples=False,
+    )
+    return {200: spec}
+
+
 def _started(description: str) -> dict[int, ResponseSpec]:
     """The 202 of a start, with its example, beside the errors a start may answer."""
     accepted = ResponseSpec(
         data_container=WorkflowStarted,
         description=description,
         examples=[Example(summary="Started", value=STARTED_EXAMPLE)],
+        generate_examples=False,
     )
     return {202: accepted, **error_responses(400, 401, 403, 404, 409, 503)}
 
@@ -113,7 +151,13 @@ class WorkflowApi(Controller):
     path = "/api/workflows"
     tags = ["workflows"]
 
-    @get("/", responses=error_responses(401, 503))
+    @get(
+        "/",
+        responses={
+            **_example(list[WorkflowSummary], "The workflows", [SUMMARY_EXAMPLE]),
+            **error_responses(401, 503),
+        },
+    )
     async def list_workflows(
         self, definitions: NamedDependency[dict[str, WorkflowDefinition]]
     ) -> list[WorkflowSummary]:
@@ -150,7 +194,10 @@ class WorkflowApi(Controller):
 @get(
     "/api/workflows/{workflow_id:str}",
     tags=["workflows"],
-    responses=error_responses(401, 404, 503),
+    responses={
+        **_example(WorkflowDetail, "The workflow", DETAIL_EXAMPLE),
+        **error_responses(401, 404, 503),
+    },
 )
 async def workflow_detail(
     request: Request[User, Any, Any],

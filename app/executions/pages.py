@@ -39,6 +39,7 @@ TIMELINE_AS_JSON = {
     200: ResponseSpec(
         data_container=Timeline,
         description="With `Accept: application/json`: the timeline (else the HTML page)",
+        generate_examples=False,
     ),
     **error_responses(401, 404, 503),
 }
