@@ -280,3 +280,27 @@ async def test_the_openapi_documents_the_seeds_paths_with_examples(app: Litestar
     assert timeline["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Timeline"
     }
+
+
+async def test_a_bearer_token_executes_and_reads_the_timeline_as_json(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await client.post(
+        "/api/tokens", json={"user": "seed-bot", "role": "approver"}, headers=api_headers("ada")
+    )
+    token = {"authorization": f"Bearer {created.json()['secret']}"}
+    started = await client.post(
+        "/executions/workflows/customer_onboarding/execute/",
+        json={"parameters": JOHN},
+        headers=token,
+    )
+    assert started.status_code == 202, started.text
+    execution_id = started.json()["execution_id"]
+    read = await client.get(
+        f"/executions/{execution_id}", headers={**token, "accept": "application/json"}
+    )
+    assert read.status_code == 200 and read.json()["started_by"] == "seed-bot"
+    run = await client.post(
+        "/api/workflows/customer_onboarding/run/", json={"trigger_data": JOHN}, headers=token
+    )
+    assert run.status_code == 202
