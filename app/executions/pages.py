@@ -126,12 +126,11 @@ class ExecutionPages(Controller):
             raise NotFoundException(str(exc)) from None
         # The banner (_worker_banner.html) while a step could still run.
         no_worker = not timeline.finished and await worker_watch.no_worker_polling()
+        banner = {"no_worker": no_worker, "watch_workers": not timeline.finished}
         if flash is None:
-            return Template(
-                "execution.html", context={"timeline": timeline, "no_worker": no_worker}
-            )
+            return Template("execution.html", context={"timeline": timeline, **banner})
         context = {"timeline": timeline, "decision_error": flash.get("decision_error"),
-                   "entered": flash.get("entered") or {}, "no_worker": no_worker}  # fmt: skip
+                   "entered": flash.get("entered") or {}, **banner}  # fmt: skip
         template = Template("execution.html", context=context)
         template.delete_cookie(FLASH_COOKIE, path="/")
         return template

@@ -24,3 +24,9 @@ class WorkerPages(Controller):
             context = {"report": None, "down": down, "task_queue": worker_watch.task_queue}
             return Template("workers.html", context=context, status_code=503)
         return Template("workers.html", context={"report": report, "down": None})
+
+    @get("/workers/banner")
+    async def banner(self, worker_watch: NamedDependency[WorkerWatch]) -> Template:
+        """`_worker_banner.html` alone: what the timeline's and inbox's banner polls (htmx)."""
+        no_worker = await worker_watch.no_worker_polling()
+        return Template("_worker_banner.html", context={"no_worker": no_worker})
