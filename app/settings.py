@@ -262,6 +262,13 @@ class Settings:
     webhook_secrets: dict[str, str] = field(default_factory=dict, hash=False)
     """Webhook secrets by workflow id (STEPLADDER_WEBHOOK_SECRETS, a JSON object); a workflow
     missing here reads the environment variable its trigger's `secret_env` names."""
+    worker_stale_after: float = 90.0
+    """Seconds since a poller last reached the task queue after which no worker counts as
+    polling and timelines and the inbox show a banner (WORKER_STALE_AFTER). An idle worker's
+    long-poll lasts up to ~70 s, so less than that would flap."""
+    workers_cache_seconds: float = 5.0
+    """How long a web process reuses its last DescribeTaskQueue answer (WORKERS_CACHE_SECONDS):
+    banners cost no RPC per request."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -324,6 +331,8 @@ class Settings:
             smtp_password=os.environ.get("SMTP_PASSWORD", ""),
             smtp_starttls=_env_bool("SMTP_STARTTLS", False),
             smtp_from=os.environ.get("SMTP_FROM", "stepladder@localhost"),
+            worker_stale_after=_env_seconds("WORKER_STALE_AFTER", 90.0),
+            workers_cache_seconds=_env_seconds("WORKERS_CACHE_SECONDS", 5.0, allow_zero=True),
         )
 
     @property

@@ -49,4 +49,7 @@ async def test_the_openapi_shows_typed_responses_and_every_error_an_operation_an
     row = schema["components"]["schemas"]["ListedExecution"]["properties"]
     assert row["waiting"] == {"type": "boolean"} and "timeline_url" in row
     assert "503" in responses("get", "/health")
-    assert "/executions/{execution_id}" not in schema["paths"], "HTML pages are not the API"
+    # The timeline page is documented only for the JSON it answers when asked for JSON.
+    page = responses("get", "/executions/{execution_id}")["200"]["content"]
+    assert list(page) == ["application/json"]
+    assert "/executions" not in schema["paths"], "HTML pages are not the API"

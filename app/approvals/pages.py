@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.web.embedding import base_path
 from app.web.errors import RETRY_AFTER
 from app.web.flash import flash_cookie
+from app.workers.service import WorkerWatch
 
 
 class ApprovalPages(Controller):
@@ -102,10 +103,14 @@ class ApprovalPages(Controller):
 
     @get("/approvals")
     async def approvals(
-        self, request: Request[User, Any, Any], live: NamedDependency[LiveUpdates]
+        self,
+        request: Request[User, Any, Any],
+        live: NamedDependency[LiveUpdates],
+        worker_watch: NamedDependency[WorkerWatch],
     ) -> Template:
         items = for_user(await live.inbox.snapshot(), request.user)
-        return Template("approvals.html", context={"items": items})
+        no_worker = await worker_watch.no_worker_polling()  # the banner (_worker_banner.html)
+        return Template("approvals.html", context={"items": items, "no_worker": no_worker})
 
 
 def timeline_url(request: HTMXRequest, settings: Settings, execution_id: str, step_id: str) -> str:

@@ -70,3 +70,13 @@ async def waiting_steps() -> list[dict[str, Any]]:
     execution's workflow name and starter."""
     rows: list[dict[str, Any]] = await StepRun.raw(_WAITING_STEPS_SQL)
     return rows
+
+
+async def execution_counts() -> dict[str, tuple[int, Any]]:
+    """Per workflow id: how many executions were recorded and when the newest one started
+    (a timezone-aware datetime); one GROUP BY over executions. Ids never run are absent."""
+    rows = await Execution.raw(
+        "SELECT workflow_id, count(*) AS runs, max(started_at) AS last_started"
+        " FROM executions GROUP BY workflow_id"
+    )
+    return {row["workflow_id"]: (row["runs"], row["last_started"]) for row in rows}

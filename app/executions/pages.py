@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
@@ -22,13 +23,26 @@ from app.executions.listing import (
     list_executions,
     recent_outcomes,
 )
+from app.executions.schemas import Timeline
 from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
 from app.live.updates import LiveUpdates
 from app.settings import Settings
 from app.web.embedding import base_path
+from app.web.errors import error_responses
 from app.web.flash import FLASH_COOKIE, read_flash
 from app.web.forms import FormData
 from app.web.guards import requires
+from app.workers.service import WorkerWatch
+
+# The page's one documented answer: the timeline as JSON, for clients that ask for it.
+TIMELINE_AS_JSON = {
+    200: ResponseSpec(
+        data_container=Timeline,
+        description="With `Accept: application/json`: the timeline (else the HTML page)",
+        generate_examples=False,
+    ),
+    **error_responses(401, 404, 503),
+}
 
 
 class ExecutionPages(Controller):
@@ -79,16 +93,28 @@ class ExecutionPages(Controller):
             return Template("_execution_rows.html", context=context)
         return Template("executions.html", context=context)
 
-    @get("/executions/{execution_id:str}")
+    @get(
+        "/executions/{execution_id:str}",
+        include_in_schema=True,
+        tags=["executions"],
+        responses=TIMELINE_AS_JSON,
+    )
     async def execution(
         self,
         request: Request[User, Any, Any],
         execution_id: str,
         live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
-    ) -> Template:
-        """The live timeline: served from the live hub, which its SSE stream then follows; after
-        a refused decision without JS, with the refusal and what was entered (one time)."""
+        executions: NamedDependency[ExecutionService],
+        worker_watch: NamedDependency[WorkerWatch],
+    ) -> Template | Response[Timeline]:
+        """The execution's live page; with `Accept: application/json` (preferred over
+        text/html) its timeline as JSON, the same as `GET /api/workflows/executions/{id}`."""
+        if request.accept.best_match([MediaType.HTML, MediaType.JSON]) == MediaType.JSON:
+            try:
+                return Response(await executions.timeline(execution_id), media_type=MediaType.JSON)
+            except UnknownExecution as exc:
+                raise NotFoundException(str(exc)) from None
         flash = read_flash(request, settings)
         if flash is not None and flash.get("execution_id") != execution_id:
             flash = None
@@ -98,10 +124,13 @@ class ExecutionPages(Controller):
             timeline = await read(execution_id)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
+        # The banner (_worker_banner.html) while a step could still run.
+        no_worker = not timeline.finished and await worker_watch.no_worker_polling()
+        banner = {"no_worker": no_worker, "watch_workers": not timeline.finished}
         if flash is None:
-            return Template("execution.html", context={"timeline": timeline})
+            return Template("execution.html", context={"timeline": timeline, **banner})
         context = {"timeline": timeline, "decision_error": flash.get("decision_error"),
-                   "entered": flash.get("entered") or {}}  # fmt: skip
+                   "entered": flash.get("entered") or {}, **banner}  # fmt: skip
         template = Template("execution.html", context=context)
         template.delete_cookie(FLASH_COOKIE, path="/")
         return template

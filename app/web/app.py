@@ -25,7 +25,12 @@ from app.approvals.inbox import waiting_approvals
 from app.approvals.pages import ApprovalPages
 from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
-from app.definitions.controllers import WorkflowApi, WorkflowPages
+from app.definitions.controllers import (
+    SeedExecutionApi,
+    WorkflowApi,
+    WorkflowPages,
+    workflow_detail,
+)
 from app.definitions.loader import load_definitions
 from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
@@ -50,6 +55,7 @@ from app.temporal.client import connect
 from app.tokens.api import TokenApi
 from app.tokens.pages import TokenPages
 from app.web.api_docs import openapi_config
+from app.web.api_paths import API_PATH_PATTERNS
 from app.web.embedding import (
     cookie_policy,
     embed_paths,
@@ -65,6 +71,9 @@ from app.web.request_context import RequestContextMiddleware, bind_request_user
 from app.web.sign_in import SignInController
 from app.webhooks.api import WebhookApi
 from app.webhooks.service import WebhookService
+from app.workers.api import WorkerApi
+from app.workers.pages import WorkerPages
+from app.workers.service import WorkerWatch
 
 log = logging.getLogger("stepladder.web")
 
@@ -109,6 +118,14 @@ def create_app(
             app.state.decisions = DecisionService(
                 client, timeout=settings.decision_timeout, window=settings.decision_window
             )
+            app.state.worker_watch = WorkerWatch(
+                client,
+                settings.temporal_namespace,
+                settings.task_queue,
+                stale_after=settings.worker_stale_after,
+                cache_seconds=settings.workers_cache_seconds,
+                rpc_timeout=settings.temporal_rpc_timeout,
+            )
             app.state.live = LiveUpdates(
                 timelines=TimelineHub(executions.timeline, tuning),
                 inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
@@ -151,12 +168,15 @@ def create_app(
             ApprovalApi,
             WorkflowPages,
             WorkflowApi,
+            SeedExecutionApi,
             LiveController,
             SignInController,
             StepPages,
             StepApi,
             TokenPages,
             TokenApi,
+            WorkerPages,
+            WorkerApi,
             health,
             MetricsController,
             create_static_files_router(
@@ -164,6 +184,8 @@ def create_app(
                 directories=[Path(REPO_ROOT / "static")],
                 opt={"exclude_from_auth": True},
             ),
+            # After every controller: it shares its path with DELETE /api/workflows/{id}/.
+            workflow_detail,
         ],
         lifespan=[lifespan],
         plugins=[HTMXPlugin(), *_tracing_plugins(traces)],
@@ -174,6 +196,7 @@ def create_app(
             "decisions": Provide(_state("decisions"), sync_to_thread=False),
             "webhooks": Provide(_state("webhooks"), sync_to_thread=False),
             "live": Provide(_state("live"), sync_to_thread=False),
+            "worker_watch": Provide(_state("worker_watch"), sync_to_thread=False),
         },
         middleware=[
             RequestContextMiddleware,
@@ -191,7 +214,7 @@ def create_app(
             cookie_samesite=samesite,
             cookie_secure=secure,
             # The JSON API authenticates by header, never by cookie, so cross-site forms can't use it.
-            exclude=["/api/"],
+            exclude=API_PATH_PATTERNS,
         ),
         template_config=templates,
         exception_handlers={Exception: error_response},

@@ -17,6 +17,7 @@ from app.definitions.lifecycle import WorkflowNotAccepting
 from app.domain.availability import ServiceUnavailable
 from app.executions.limits import StartRateLimited
 from app.settings import Settings
+from app.web.api_paths import is_api_path
 from app.web.embedding import base_path
 
 log = logging.getLogger("stepladder.web")
@@ -56,7 +57,7 @@ def error_responses(*codes: int) -> dict[int, ResponseSpec]:
 def wants_html(request: Request[Any, Any, Any]) -> bool:
     """A page for a browser; JSON for the API and for htmx, whose script shows the message in
     place (static/app.js) instead of swapping a whole error page into a region."""
-    if request.scope["path"].startswith("/api/") or request.headers.get("hx-request"):
+    if is_api_path(request.scope["path"]) or request.headers.get("hx-request"):
         return False
     return "text/html" in request.headers.get("accept", "text/html")
 

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp
 from app.domain.identity import DEMO_USERS, User, demo_user, user_from_groups
 from app.settings import Settings
 from app.tokens.service import user_for_secret
+from app.web.api_paths import is_api_path
 
 SESSION_COOKIE = "stepladder_user"
 DEV_USER_HEADER = "x-stepladder-user"
@@ -79,11 +80,14 @@ def resolve_user(
         groups = connection.headers.get(settings.auth_groups_header, "").split(",")
         return user_from_groups(name, groups, settings.admin_group, settings.approver_group)
     # Dev mode: API clients name a demo user in a header; browsers carry the signed cookie.
-    if connection.scope["path"].startswith("/api/"):
-        return demo_user(connection.headers.get(DEV_USER_HEADER, ""))
+    header_user = demo_user(connection.headers.get(DEV_USER_HEADER, ""))
+    if is_api_path(connection.scope["path"]):
+        return header_user
     cookie = connection.cookies.get(SESSION_COOKIE)
     signed_name = sessions.unsign(cookie) if cookie else None
-    return DEMO_USERS.get(signed_name or "")
+    # Without a sign-in, a page read for JSON (GET /executions/{id}) may name its user in the
+    # header too: no cross-site form can set a header, and unsafe methods still need CSRF.
+    return DEMO_USERS.get(signed_name or "") or header_user
 
 
 class IdentityMiddleware(AbstractAuthenticationMiddleware):

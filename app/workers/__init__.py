@@ -1,0 +1,1 @@
+"""Worker visibility: who polls the task queue, from Temporal's DescribeTaskQueue."""
