@@ -150,7 +150,20 @@ class _Parser:
             schedules=schedules,
             webhooks=webhooks,
         )
+        definition = replace(definition, schedules=self.checked_schedules(definition))
         return replace(definition, version_hash=version_hash(definition))
+
+    def checked_schedules(self, definition: WorkflowDefinition) -> list[ScheduleTrigger]:
+        """Each schedule's `input:` validated against the inputs and normalised (defaults,
+        types) at load: a Schedule never starts an execution its input would refuse."""
+        checked = []
+        for schedule in definition.schedules:
+            errors = validate_input(definition, schedule.input)
+            if errors:
+                problems = "; ".join(errors.values())
+                raise self.fail(f"trigger {schedule.id!r} (schedule): input: {problems}")
+            checked.append(replace(schedule, input=normalise_input(definition, schedule.input)))
+        return checked
 
     def input_field(self, item: Any) -> InputField:
         if not isinstance(item, dict) or "name" not in item:
