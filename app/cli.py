@@ -1,5 +1,5 @@
-"""The `stepladder` console script: dev (everything embedded), web, worker, migrate, simulate
-and token."""
+"""The `stepladder` console script: dev (everything embedded), web, worker, migrate, simulate,
+token and schedules."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from app.definitions.schedules_cli import cmd_schedules, syncing_schedules
 from app.devstack import (
     DevStackError,
     EmbeddedPostgres,
@@ -116,7 +117,7 @@ async def _run_worker(settings: Settings) -> None:
         shutdown_grace=settings.worker_shutdown_grace,
     )
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-    async with tables_bound(settings.database_url), worker:
+    async with tables_bound(settings.database_url), worker, syncing_schedules(settings, client):
         await stop.wait()
         # Leaving `worker` stops polling, lets running activities finish for the grace period,
         # then cancels them (Temporal retries them on another worker) and returns.
@@ -343,11 +344,13 @@ COMMANDS: dict[str, Callable[[Settings], None]] = {
     "migrate": cmd_migrate,
     "simulate": cmd_simulate,
     "token": cmd_token,
+    "schedules": cmd_schedules,
 }
 # Commands that take options of their own after the command name.
 COMMAND_OPTIONS: dict[str, Callable[[Settings, list[str]], None]] = {
     "simulate": cmd_simulate,
     "token": cmd_token,
+    "schedules": cmd_schedules,
 }
 
 

@@ -244,3 +244,22 @@ async def _retry_conflict(call: Callable[[], Any], attempts: int = 5) -> None:
             if exc.status != RPCStatusCode.FAILED_PRECONDITION or attempt == attempts - 1:
                 raise
             await asyncio.sleep(0.1 * (attempt + 1))
+
+
+async def keep_syncing(
+    sync: ScheduleSync, first_wait: float = 1.0, longest_wait: float = 30.0
+) -> None:
+    """Sync until one sync succeeds, waiting longer after each failure (Temporal or PostgreSQL
+    down at start-up): meant as a background task, so an outage never holds up a start."""
+    wait = first_wait
+    while True:
+        try:
+            await sync.sync()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — any failure is retried; the line says which
+            log.warning("schedules.sync_failed", error=str(exc).splitlines()[0] if str(exc)
+                        else type(exc).__name__, retry_in=wait)  # fmt: skip
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, longest_wait)

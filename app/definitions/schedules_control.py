@@ -4,7 +4,7 @@ lifecycle (pause, resume, archive) with what it does to the Schedules."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio.client import (
@@ -61,6 +61,18 @@ class ScheduleControl:
         """Every schedule trigger of the workflow with its state, next and recent runs."""
         definition = self.executions.definition(workflow_id)
         return [await self._view(workflow_id, trigger) for trigger in definition.schedules]
+
+    async def page_context(self, workflow_id: str) -> dict[str, Any]:
+        """What the workflow page shows of its lifecycle and Schedules: `lifecycle` (the state
+        record: who, why, since when), `schedules` (views) and `schedules_unavailable` (why
+        they cannot be shown now: Temporal not answering; "" otherwise)."""
+        lifecycle = await self.lifecycle.state(workflow_id)
+        try:
+            schedules, unavailable = await self.views(workflow_id), ""
+        except ServiceUnavailable as exc:
+            schedules, unavailable = [], f"Temporal is not answering ({exc.reason})"
+        return {"lifecycle": lifecycle, "schedules": schedules,
+                "schedules_unavailable": unavailable}  # fmt: skip
 
     async def pause(self, workflow_id: str, trigger_id: str, by: str) -> ScheduleActed:
         """Pause one Schedule (its note says who paused it)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,12 @@ from app.approvals.pages import ApprovalPages
 from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
 from app.definitions.controllers import WorkflowApi, WorkflowPages
+from app.definitions.lifecycle_api import WorkflowLifecycleApi
 from app.definitions.loader import load_definitions
+from app.definitions.schedules import ScheduleSync, keep_syncing
+from app.definitions.schedules_api import ScheduleApi
+from app.definitions.schedules_control import ScheduleControl
+from app.definitions.schedules_pages import ScheduleFormPages
 from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
@@ -101,6 +107,13 @@ def create_app(
                 client, loaded, settings.task_queue, rpc_timeout=settings.temporal_rpc_timeout
             )
             app.state.executions = executions
+            app.state.schedule_control = ScheduleControl(
+                executions, executions.lifecycle, settings.path_prefix
+            )
+            # In the background: Temporal down at start-up must neither block it nor give 500s.
+            syncing = asyncio.create_task(
+                keep_syncing(ScheduleSync(executions, executions.lifecycle))
+            )
             app.state.decisions = DecisionService(
                 client, timeout=settings.decision_timeout, window=settings.decision_window
             )
@@ -111,6 +124,7 @@ def create_app(
             try:
                 yield
             finally:
+                syncing.cancel()
                 await app.state.live.close()
                 if owns_tracing:
                     traces.shutdown()
@@ -145,6 +159,9 @@ def create_app(
             ApprovalApi,
             WorkflowPages,
             WorkflowApi,
+            WorkflowLifecycleApi,
+            ScheduleApi,
+            ScheduleFormPages,
             LiveController,
             SignInController,
             StepPages,
@@ -167,6 +184,7 @@ def create_app(
             "executions": Provide(_state("executions"), sync_to_thread=False),
             "decisions": Provide(_state("decisions"), sync_to_thread=False),
             "live": Provide(_state("live"), sync_to_thread=False),
+            "schedule_control": Provide(_state("schedule_control"), sync_to_thread=False),
         },
         middleware=[
             RequestContextMiddleware,

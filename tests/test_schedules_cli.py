@@ -1,0 +1,79 @@
+"""`stepladder schedules sync` from a shell: the files' Schedules created, updated when the file
+changes, deleted when it goes, as `temporal schedule list` shows; an outage in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.settings import REPO_ROOT, Settings
+from tests.test_cli import SETTING_VARIABLES, UNREACHABLE_TEMPORAL, error_line
+from tests.test_schedules import TEMPORAL_CLI
+
+
+def stepladder(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The worktree's `stepladder` (python -m app.cli) with only the given settings."""
+    clean = {key: value for key, value in os.environ.items() if key not in SETTING_VARIABLES}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], env={**clean, **env}, cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def scheduled_file(folder: Path, workflow_id: str, interval: str) -> None:
+    raw: dict[str, Any] = yaml.safe_load(
+        (REPO_ROOT / "definitions" / "customer_onboarding.yaml").read_text()
+    )
+    raw["id"] = workflow_id
+    raw["triggers"] = [{"type": "schedule", "id": "nightly", "interval": interval,
+                        "time_zone": "Europe/Paris",
+                        "input": {"name": "Nightly", "email": "nightly@example.com"}}]  # fmt: skip
+    (folder / f"{workflow_id}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def listed(settings: Settings) -> str:
+    done = subprocess.run(
+        [TEMPORAL_CLI, "schedule", "list", "--address", settings.temporal_address,
+         "--namespace", settings.temporal_namespace],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def test_schedules_sync_creates_updates_and_deletes_as_the_files_say(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    workflow_id = f"cli_{uuid.uuid4().hex[:8]}"
+    sid = f"stepladder:{workflow_id}:nightly"
+    env = {"DATABASE_URL": database_url, "TEMPORAL_ADDRESS": settings.temporal_address,
+           "TEMPORAL_TASK_QUEUE": settings.task_queue, "DEFINITIONS_DIR": str(tmp_path)}  # fmt: skip
+    scheduled_file(tmp_path, workflow_id, "1h")
+    created = stepladder("schedules", "sync", **env)
+    assert created.returncode == 0, created.stderr
+    assert f"created\t{sid}" in created.stdout
+    assert "schedules synced: 1 created, 0 updated, 0 deleted, 0 unchanged" in created.stdout
+    again = stepladder("schedules", "sync", **env)
+    assert "0 created, 0 updated, 0 deleted, 1 unchanged" in again.stdout, again.stderr
+    scheduled_file(tmp_path, workflow_id, "2h")
+    updated = stepladder("schedules", "sync", **env)
+    assert f"updated\t{sid}" in updated.stdout, updated.stderr
+    (tmp_path / f"{workflow_id}.yaml").unlink()
+    deleted = stepladder("schedules", "sync", **env)
+    assert f"deleted\t{sid}" in deleted.stdout, deleted.stderr
+    assert sid not in listed(settings)
+
+
+def test_schedules_sync_with_temporal_down_says_so_in_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    done = stepladder(
+        "schedules", "sync", DATABASE_URL=database_url, TEMPORAL_ADDRESS=UNREACHABLE_TEMPORAL,
+        DEFINITIONS_DIR=str(tmp_path),
+    )  # fmt: skip
+    assert "Temporal" in error_line(done, "schedules")
