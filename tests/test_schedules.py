@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from app.definitions.lifecycle import WorkflowLifecycle
 from app.definitions.schedules import ScheduleSync
@@ -28,6 +28,8 @@ from app.executions.listing import ExecutionFilter, list_executions
 from app.executions.service import ExecutionService
 from app.settings import Settings
 from app.temporal.actions import ACTION_NAMES
+from app.temporal.worker import workflow_runner
+from app.temporal.workflows import ExecutionWorkflow
 from bench.scenarios import automate_every_step
 from tests.helpers import DEFINITIONS, eventually
 from tests.test_definitions import onboarding
@@ -69,6 +71,16 @@ def describe_cli(settings: Settings, sid: str) -> dict[str, Any]:
     return result
 
 
+def list_cli(settings: Settings) -> str:
+    """`temporal schedule list` against the session's server."""
+    done = subprocess.run(
+        [TEMPORAL_CLI, "schedule", "list", "--address", settings.temporal_address,
+         "--namespace", settings.temporal_namespace],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
 async def schedule_ids(temporal_client: Client) -> set[str]:
     return {s.id async for s in await temporal_client.list_schedules()}
 
@@ -100,6 +112,15 @@ async def test_an_interval_schedule_starts_executions_and_the_cli_agrees(
         assert view.state == "running" and view.spec == "every 2 s (UTC)"
         assert len(view.next_runs) >= 2 and view.next_runs[0].tzinfo is not None
         assert view.recent_runs and view.recent_runs[0].url.startswith("/executions/")
+        # Schedule-started (execution_id "" in the input): its history replays deterministically.
+        run = temporal_client.get_workflow_handle(rows[-1].execution_id)
+        await eventually(lambda: run.describe(), lambda d: d.close_time is not None)
+        replayer = Replayer(workflows=[ExecutionWorkflow], workflow_runner=workflow_runner())
+        await replayer.replay_workflow(await run.fetch_history())
+        listed = await eventually(
+            lambda: asyncio.to_thread(list_cli, settings), lambda out: sid in out
+        )
+        assert sid in listed
     finally:
         await temporal_client.get_schedule_handle(sid).delete()
 
@@ -215,3 +236,11 @@ def test_a_schedule_whose_input_the_workflow_refuses_refuses_the_definition() ->
     raw["triggers"][0]["input"] = {"name": " N ", "email": "n@example.com"}
     [nightly] = parse_definition(raw, "x.yaml", ACTION_NAMES).schedules
     assert nightly.input == {"name": "N", "email": "n@example.com", "tier": "basic"}
+
+
+def test_a_schedule_in_an_unknown_time_zone_refuses_the_definition() -> None:
+    raw = onboarding()
+    raw["triggers"] = [{"type": "schedule", "id": "nightly", "cron": "0 2 * * *",
+                        "time_zone": "Mars/Olympus", "input": INPUT}]  # fmt: skip
+    with pytest.raises(DefinitionError, match=r"x\.yaml: trigger 'nightly'.*Mars/Olympus"):
+        parse_definition(raw, "x.yaml", ACTION_NAMES)

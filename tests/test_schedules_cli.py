@@ -14,7 +14,7 @@ import yaml
 
 from app.settings import REPO_ROOT, Settings
 from tests.test_cli import SETTING_VARIABLES, UNREACHABLE_TEMPORAL, error_line
-from tests.test_schedules import TEMPORAL_CLI
+from tests.test_schedules import list_cli
 
 
 def stepladder(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -37,15 +37,6 @@ def scheduled_file(folder: Path, workflow_id: str, interval: str) -> None:
     (folder / f"{workflow_id}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-def listed(settings: Settings) -> str:
-    done = subprocess.run(
-        [TEMPORAL_CLI, "schedule", "list", "--address", settings.temporal_address,
-         "--namespace", settings.temporal_namespace],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
-    return done.stdout
-
-
 def test_schedules_sync_creates_updates_and_deletes_as_the_files_say(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
@@ -57,16 +48,18 @@ def test_schedules_sync_creates_updates_and_deletes_as_the_files_say(
     created = stepladder("schedules", "sync", **env)
     assert created.returncode == 0, created.stderr
     assert f"created\t{sid}" in created.stdout
-    assert "schedules synced: 1 created, 0 updated, 0 deleted, 0 unchanged" in created.stdout
+    assert (
+        "schedules synced: 1 created, 0 updated, 0 deleted, 0 unchanged, 0 failed" in created.stdout
+    )
     again = stepladder("schedules", "sync", **env)
-    assert "0 created, 0 updated, 0 deleted, 1 unchanged" in again.stdout, again.stderr
+    assert "0 created, 0 updated, 0 deleted, 1 unchanged, 0 failed" in again.stdout, again.stderr
     scheduled_file(tmp_path, workflow_id, "2h")
     updated = stepladder("schedules", "sync", **env)
     assert f"updated\t{sid}" in updated.stdout, updated.stderr
     (tmp_path / f"{workflow_id}.yaml").unlink()
     deleted = stepladder("schedules", "sync", **env)
     assert f"deleted\t{sid}" in deleted.stdout, deleted.stderr
-    assert sid not in listed(settings)
+    assert sid not in list_cli(settings)
 
 
 def test_schedules_sync_with_temporal_down_says_so_in_one_line(

@@ -154,3 +154,17 @@ async def test_a_viewer_sees_schedules_without_buttons_and_a_workflow_without_an
     assert "Pause workflow" not in page.text
     plain = await browser.get("/workflows/customer_onboarding", headers=HTML)
     assert "No schedules" in plain.text
+
+
+async def test_with_temporal_down_the_page_says_so_and_the_api_answers_503(
+    settings: Settings, database_url: str
+) -> None:
+    down = replace(settings, temporal_address="127.0.0.1:1", temporal_rpc_timeout=1.0)
+    trigger = ScheduleTrigger(id="hourly", interval_seconds=3600, input=dict(INPUT))
+    definition = replace(DEFINITIONS["customer_onboarding"], id=WORKFLOW, schedules=[trigger])
+    async with http_client(create_app(down, definitions={WORKFLOW: definition})) as client:
+        page = await signed_in(client, settings, "ada").get(f"/workflows/{WORKFLOW}", headers=HTML)
+        assert page.status_code == 200
+        assert "The schedules cannot be shown: Temporal is not answering" in page.text
+        api = await client.get(f"/api/workflows/{WORKFLOW}/schedules", headers=api_headers("ada"))
+        assert api.status_code == 503 and "Temporal" in api.json()["detail"]

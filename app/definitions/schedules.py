@@ -64,6 +64,8 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """Refused by Temporal (e.g. a cron it cannot read): logged; the others still sync."""
 
     def summary(self) -> str:
         return ", ".join(f"{len(ids)} {name}" for name, ids in asdict(self).items())
@@ -144,7 +146,15 @@ class ScheduleSync:
         wanted = self.wanted()
         for sid, (definition, trigger) in wanted.items():
             state = states[definition.id].state if definition.id in states else WorkflowState.ACTIVE
-            outcome = await self._put(sid, self.schedule(definition, trigger), pause_note(state))
+            try:
+                outcome = await self._put(
+                    sid, self.schedule(definition, trigger), pause_note(state)
+                )
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.INVALID_ARGUMENT:
+                    raise
+                log.error("schedule.refused", schedule_id=sid, error=exc.message)
+                outcome = "failed"
             getattr(report, outcome).append(sid)
         async for listed in await self.client.list_schedules():
             stale = listed.id.startswith(SCHEDULE_ID_PREFIX) and listed.id not in wanted

@@ -61,7 +61,7 @@ def cmd_schedules(settings: Settings, argv: list[str] | None = None) -> None:
         sync = schedule_sync(settings, client)
         async with tables_bound(settings.database_url):
             report = await sync.sync()
-        for name in ("created", "updated", "deleted"):
+        for name in ("created", "updated", "deleted", "failed"):
             for sid in getattr(report, name):
                 print(f"{name}\t{sid}")
         print(f"schedules synced: {report.summary()}")

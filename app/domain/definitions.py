@@ -7,6 +7,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.templating import TemplateProblem, referenced_paths
@@ -159,6 +160,11 @@ class _Parser:
         checked = []
         for schedule in definition.schedules:
             errors = validate_input(definition, schedule.input)
+            if not _known_zone(schedule.time_zone):
+                raise self.fail(
+                    f"trigger {schedule.id!r} (schedule): time_zone {schedule.time_zone!r} is not"
+                    " an IANA time zone (like UTC or Europe/Paris)"
+                )
             if errors:
                 problems = "; ".join(errors.values())
                 raise self.fail(f"trigger {schedule.id!r} (schedule): input: {problems}")
@@ -295,6 +301,14 @@ def normalise_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dic
             value = value.strip()
         result[spec.name] = value
     return result
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _looks_like_email(value: str) -> bool:
