@@ -82,23 +82,27 @@ class WorkflowLifecycleApi(Controller):
             workflow_id, WorkflowState.ACTIVE, request.user.name
         ))  # fmt: skip
 
-    @delete(
-        "/{workflow_id:str}",
-        status_code=200,
-        responses=state_responses(
-            WorkflowState.ARCHIVED, ["stepladder:customer_onboarding:nightly"]
-        ),
-    )
-    async def archive_workflow(
-        self,
-        workflow_id: str,
-        request: Request[User, Any, Any],
-        schedule_control: NamedDependency[ScheduleControl],
-        data: JSONBody[LifecycleRequest | None] = None,
-    ) -> WorkflowStateView:
-        """Archive the workflow for good: no new starts, its Schedules paused for good; its
-        executions and their history stay readable."""
-        reason = data.reason if data else ""
-        return await answered(schedule_control.set_workflow_state(
-            workflow_id, WorkflowState.ARCHIVED, request.user.name, reason
-        ))  # fmt: skip
+
+# DELETE /api/workflows/{workflow_id}/ shares its path with GET (app/definitions/controllers.py).
+# Litestar 2.25 refuses two controllers on one path (each brings an OPTIONS handler: "Handler
+# already registered ... OPTIONS"), so this one is a plain handler, registered after the
+# controllers (app/web/app.py), where it joins their route.
+@delete(
+    "/api/workflows/{workflow_id:str}",
+    status_code=200,
+    tags=["workflows"],
+    guards=[requires(Role.ADMIN, CHANGING)],
+    responses=state_responses(WorkflowState.ARCHIVED, ["stepladder:customer_onboarding:nightly"]),
+)
+async def archive_workflow(
+    workflow_id: str,
+    request: Request[User, Any, Any],
+    schedule_control: NamedDependency[ScheduleControl],
+    data: JSONBody[LifecycleRequest | None] = None,
+) -> WorkflowStateView:
+    """Archive the workflow for good: no new starts, its Schedules paused for good; its
+    executions and their history stay readable."""
+    reason = data.reason if data else ""
+    return await answered(schedule_control.set_workflow_state(
+        workflow_id, WorkflowState.ARCHIVED, request.user.name, reason
+    ))  # fmt: skip

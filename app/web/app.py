@@ -27,7 +27,7 @@ from app.approvals.pages import ApprovalPages
 from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
 from app.definitions.controllers import WorkflowApi, WorkflowPages
-from app.definitions.lifecycle_api import WorkflowLifecycleApi
+from app.definitions.lifecycle_api import WorkflowLifecycleApi, archive_workflow
 from app.definitions.loader import load_definitions
 from app.definitions.schedules import ScheduleSync, keep_syncing
 from app.definitions.schedules_api import ScheduleApi
@@ -170,6 +170,7 @@ def create_app(
             TokenApi,
             health,
             MetricsController,
+            archive_workflow,  # after WorkflowApi: it joins the GET's route (see its module)
             create_static_files_router(
                 path="/static",
                 directories=[Path(REPO_ROOT / "static")],
