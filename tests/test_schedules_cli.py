@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from temporalio.client import Client
 
+from app.definitions.schedules_cli import syncing_schedules
 from app.settings import REPO_ROOT, Settings
+from tests.helpers import eventually
 from tests.test_cli import SETTING_VARIABLES, UNREACHABLE_TEMPORAL, error_line
-from tests.test_schedules import list_cli
+from tests.test_schedules import list_cli, schedule_ids
 
 
 def stepladder(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -70,3 +74,23 @@ def test_schedules_sync_with_temporal_down_says_so_in_one_line(
         DEFINITIONS_DIR=str(tmp_path),
     )  # fmt: skip
     assert "Temporal" in error_line(done, "schedules")
+
+
+async def test_a_starting_worker_syncs_the_schedules_in_the_background(
+    settings: Settings, temporal_client: Client, database_url: str, tmp_path: Path
+) -> None:
+    workflow_id = f"wk_{uuid.uuid4().hex[:8]}"
+    sid = f"stepladder:{workflow_id}:nightly"
+    scheduled_file(tmp_path, workflow_id, "1h")
+    worker_settings = replace(settings, definitions_dir=tmp_path)
+    async with syncing_schedules(worker_settings, temporal_client):  # what `stepladder worker` runs
+        await eventually(lambda: schedule_ids(temporal_client), lambda ids: sid in ids)
+    await temporal_client.get_schedule_handle(sid).delete()
+
+
+async def test_a_worker_with_a_bad_definition_file_still_starts(
+    settings: Settings, temporal_client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.yaml").write_text("id: broken\nname: Broken\nsteps: []\n")
+    async with syncing_schedules(replace(settings, definitions_dir=tmp_path), temporal_client):
+        pass  # the sync is skipped (logged); the worker runs any definition it is given
