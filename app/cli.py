@@ -1,5 +1,5 @@
-"""The `stepladder` console script: dev (everything embedded), web, worker, migrate, simulate
-and token."""
+"""The `stepladder` console script: dev (everything embedded), web, worker, migrate, simulate,
+token and schedules."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from app.definitions.schedules_cli import cmd_schedules, syncing_schedules
 from app.devstack import (
     DevStackError,
     EmbeddedPostgres,
@@ -118,7 +119,7 @@ async def _run_worker(settings: Settings) -> None:
         notifier=NotificationActivities.from_settings(settings),
     )
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-    async with tables_bound(settings.database_url), worker:
+    async with tables_bound(settings.database_url), worker, syncing_schedules(settings, client):
         await stop.wait()
         # Leaving `worker` stops polling, lets running activities finish for the grace period,
         # then cancels them (Temporal retries them on another worker) and returns.
@@ -277,32 +278,9 @@ def _stop_everything(
             log.error("%s", exc)
 
 
-def simulate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stepladder simulate",
-        description="Drive real executions through the running app's JSON API with an approving "
-        "bot, optionally failing one step's action on purpose, and show the mode changes.",
-    )
-    parser.add_argument("--workflow", default="customer_onboarding", help="workflow id")
-    parser.add_argument("--runs", type=int, default=20, help="executions to run, one after another")
-    parser.add_argument("--step", default="", help="the step whose action fails on purpose")
-    parser.add_argument("--failure-rate", type=float, default=0.0, help="0-1, with --step")
-    parser.add_argument(
-        "--reject-rate", type=float, default=0.0, help="0-1: the bot rejects waiting steps"
-    )
-    parser.add_argument("--base-url", default="", help="the app (default http://HOST:PORT)")
-    parser.add_argument("--starter", default="bob", help="user who starts the executions")
-    parser.add_argument(
-        "--approvers", default="carol,ada", help="users who approve, comma-separated"
-    )
-    parser.add_argument("--admin", default="ada", help="admin who sets the fault injection")
-    parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
-    return parser
-
-
 def cmd_simulate(settings: Settings, argv: list[str] | None = None) -> None:
     """Real executions through the JSON API of a running Stepladder (see README, `simulate`)."""
-    from app.simulation import SimulationPlan, http_api, simulate
+    from app.simulation import SimulationPlan, http_api, simulate, simulate_parser
 
     options = simulate_parser().parse_args(argv or [])
     base_url = options.base_url or f"http://{settings.host}:{settings.port}{settings.path_prefix}"
@@ -345,11 +323,13 @@ COMMANDS: dict[str, Callable[[Settings], None]] = {
     "migrate": cmd_migrate,
     "simulate": cmd_simulate,
     "token": cmd_token,
+    "schedules": cmd_schedules,
 }
 # Commands that take options of their own after the command name.
 COMMAND_OPTIONS: dict[str, Callable[[Settings, list[str]], None]] = {
     "simulate": cmd_simulate,
     "token": cmd_token,
+    "schedules": cmd_schedules,
 }
 
 

@@ -3,6 +3,7 @@ failures injected into a step's real activity, to watch that step get promoted a
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import random
@@ -309,3 +310,27 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw.decode(errors="replace")[:200]
+
+
+def simulate_parser() -> argparse.ArgumentParser:
+    """The options of `stepladder simulate`."""
+    parser = argparse.ArgumentParser(
+        prog="stepladder simulate",
+        description="Drive real executions through the running app's JSON API with an approving "
+        "bot, optionally failing one step's action on purpose, and show the mode changes.",
+    )
+    parser.add_argument("--workflow", default="customer_onboarding", help="workflow id")
+    parser.add_argument("--runs", type=int, default=20, help="executions to run, one after another")
+    parser.add_argument("--step", default="", help="the step whose action fails on purpose")
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="0-1, with --step")
+    parser.add_argument(
+        "--reject-rate", type=float, default=0.0, help="0-1: the bot rejects waiting steps"
+    )
+    parser.add_argument("--base-url", default="", help="the app (default http://HOST:PORT)")
+    parser.add_argument("--starter", default="bob", help="user who starts the executions")
+    parser.add_argument(
+        "--approvers", default="carol,ada", help="users who approve, comma-separated"
+    )
+    parser.add_argument("--admin", default="ada", help="admin who sets the fault injection")
+    parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
+    return parser

@@ -31,7 +31,7 @@ def test_schedule_and_webhook_triggers_parse_with_defaults() -> None:
         [
             {"type": "schedule", "id": "nightly", "cron": "0 2 * * *", "time_zone": "Europe/Paris",
              "input": {"name": "Nightly", "email": "n@example.com"}},
-            {"type": "schedule", "interval": "2s"},
+            {"type": "schedule", "interval": "2s", "input": {"name": "E", "email": "e@example.com"}},
             {"type": "webhook", "event": "customer.created",
              "input": {"email": "{{ trigger.email }}"}},
         ],

@@ -14,6 +14,7 @@ from litestar.params import Body
 from litestar.response import Template
 
 from app.definitions.lookup import definition_or_404
+from app.definitions.schedules_control import ScheduleControl
 from app.definitions.schemas import (
     ExecuteWorkflowRequest,
     RunWorkflowRequest,
@@ -133,8 +134,10 @@ class WorkflowPages(Controller):
         workflow_id: str,
         definitions: NamedDependency[dict[str, WorkflowDefinition]],
         executions: NamedDependency[ExecutionService],
+        schedule_control: NamedDependency[ScheduleControl],
     ) -> Template:
-        """A workflow's steps, its Execute workflow form and its recent executions."""
+        """A workflow's steps, its Execute workflow form (or why it starts nothing: paused or
+        archived), its Schedules and its recent executions."""
         definition = definition_or_404(definitions, workflow_id)
         return Template(
             "workflow.html",
@@ -143,6 +146,7 @@ class WorkflowPages(Controller):
                 "values": {f.name: f.default or "" for f in definition.inputs},
                 "errors": {},
                 "recent": await executions.recent(limit=10, workflow_id=workflow_id),
+                **await schedule_control.page_context(workflow_id),
             },
         )
 

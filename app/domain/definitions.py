@@ -7,6 +7,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
@@ -161,7 +162,25 @@ class _Parser:
             webhooks=webhooks,
             notify=parse_notify(raw.get("notify"), self.fail),
         )
+        definition = replace(definition, schedules=self.checked_schedules(definition))
         return replace(definition, version_hash=version_hash(definition))
+
+    def checked_schedules(self, definition: WorkflowDefinition) -> list[ScheduleTrigger]:
+        """Each schedule's `input:` validated against the inputs and normalised (defaults,
+        types) at load: a Schedule never starts an execution its input would refuse."""
+        checked = []
+        for schedule in definition.schedules:
+            errors = validate_input(definition, schedule.input)
+            if not _known_zone(schedule.time_zone):
+                raise self.fail(
+                    f"trigger {schedule.id!r} (schedule): time_zone {schedule.time_zone!r} is not"
+                    " an IANA time zone (like UTC or Europe/Paris)"
+                )
+            if errors:
+                problems = "; ".join(errors.values())
+                raise self.fail(f"trigger {schedule.id!r} (schedule): input: {problems}")
+            checked.append(replace(schedule, input=normalise_input(definition, schedule.input)))
+        return checked
 
     def input_field(self, item: Any) -> InputField:
         if not isinstance(item, dict) or "name" not in item:
@@ -322,6 +341,14 @@ def normalise_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dic
             value = value.strip()
         result[spec.name] = value
     return result
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _looks_like_email(value: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from app.domain.approvals import ApprovalRequest, Decision
@@ -35,6 +35,12 @@ class ExecutionInput:
     started_via: str = ""
     # `{{ trigger.* }}`: a webhook's `data`, a schedule's input; None means the input itself.
     trigger: dict[str, Any] | None = None
+
+    def identified(self, workflow_id: str) -> ExecutionInput:
+        """This input with `execution_id` set. A Temporal Schedule's start cannot know the
+        workflow id Temporal gives it (action id + timestamp), so it leaves the id "" and the
+        workflow fills it from `workflow.info().workflow_id`."""
+        return self if self.execution_id else replace(self, execution_id=workflow_id)
 
 
 @dataclass

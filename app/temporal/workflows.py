@@ -72,6 +72,7 @@ class ExecutionWorkflow:
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
+        inp = inp.identified(workflow.info().workflow_id)  # started by a Schedule: id left ""
         self._input = inp
         # Executions started before the patch replay the older path (see the constant).
         self._records = RecordQueue(legacy=not workflow.patched(ACTION_READS_MODE_ONE_RECORD_PATH))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,12 @@ from app.definitions.controllers import (
     WorkflowPages,
     workflow_detail,
 )
+from app.definitions.lifecycle_api import WorkflowLifecycleApi, archive_workflow
 from app.definitions.loader import load_definitions
+from app.definitions.schedules import ScheduleSync, keep_syncing
+from app.definitions.schedules_api import ScheduleApi
+from app.definitions.schedules_control import ScheduleControl
+from app.definitions.schedules_pages import ScheduleFormPages
 from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
@@ -115,6 +121,13 @@ def create_app(
             )  # fmt: skip
             app.state.executions = executions
             app.state.webhooks = WebhookService(executions, settings.webhook_secrets)
+            app.state.schedule_control = ScheduleControl(
+                executions, executions.lifecycle, settings.path_prefix
+            )
+            # In the background: Temporal down at start-up must neither block it nor give 500s.
+            syncing = asyncio.create_task(
+                keep_syncing(ScheduleSync(executions, executions.lifecycle))
+            )
             app.state.decisions = DecisionService(
                 client, timeout=settings.decision_timeout, window=settings.decision_window
             )
@@ -133,6 +146,7 @@ def create_app(
             try:
                 yield
             finally:
+                syncing.cancel()
                 await app.state.live.close()
                 if owns_tracing:
                     traces.shutdown()
@@ -169,6 +183,9 @@ def create_app(
             WorkflowPages,
             WorkflowApi,
             SeedExecutionApi,
+            WorkflowLifecycleApi,
+            ScheduleApi,
+            ScheduleFormPages,
             LiveController,
             SignInController,
             StepPages,
@@ -179,6 +196,7 @@ def create_app(
             WorkerApi,
             health,
             MetricsController,
+            archive_workflow,  # after WorkflowApi: it joins the GET's route (see its module)
             create_static_files_router(
                 path="/static",
                 directories=[Path(REPO_ROOT / "static")],
@@ -197,6 +215,7 @@ def create_app(
             "webhooks": Provide(_state("webhooks"), sync_to_thread=False),
             "live": Provide(_state("live"), sync_to_thread=False),
             "worker_watch": Provide(_state("worker_watch"), sync_to_thread=False),
+            "schedule_control": Provide(_state("schedule_control"), sync_to_thread=False),
         },
         middleware=[
             RequestContextMiddleware,
