@@ -209,7 +209,10 @@ async def test_a_workflows_detail_has_definition_recent_executions_and_triggers(
         [recent] = body["recent_executions"]
         assert recent["execution_id"] == execution_id
         assert recent["timeline_url"] == f"/executions/{execution_id}"
-        assert body["triggers"] == []
+        # The onboarding's copy keeps its webhook trigger (definitions/customer_onboarding.yaml).
+        [hook] = body["triggers"]
+        assert hook["type"] == "webhook"
+        assert hook["webhook_url"].endswith(f"/api/workflows/webhooks/{workflow_id}/")
         no_slash = await client.get(f"/api/workflows/{workflow_id}", headers=JSON)
         assert no_slash.json()["id"] == workflow_id
         assert (await client.get("/api/workflows/nope/", headers=JSON)).status_code == 404
@@ -245,7 +248,8 @@ async def test_triggers_show_the_webhook_url_and_the_schedule_spec(
         "type": "schedule", "id": "nightly", "webhook_url": None, "events": [],
         "cron": ["0 2 * * *"], "interval_seconds": None, "time_zone": "Europe/Paris",
         "overlap": "skip", "paused": False,
-        "input": {"name": "Nightly", "email": "n@example.com"},
+        # Validated and normalised at load: the input's defaults filled in.
+        "input": {"name": "Nightly", "email": "n@example.com", "tier": "basic"},
     }  # fmt: skip
     assert webhook["type"] == "webhook" and webhook["events"] == ["customer.created"]
     assert webhook["webhook_url"] == (
