@@ -143,3 +143,19 @@ def test_items_sort_by_expiry_soonest_first_whatever_they_waited() -> None:
     assert short_wait.waiting_text(now) == "1 min" and short_wait.expires_text(now) == "4 min"
     assert InboxFilter.parse("w", "WRITE").keeps(long_wait)
     assert not InboxFilter.parse("", "read").keeps(long_wait)
+
+
+async def test_the_openapi_shows_the_inbox_items_and_bulk_results_typed(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    inbox_op = schema["paths"]["/api/workflows/approvals"]["get"]
+    assert {"200", "400", "401"} <= set(inbox_op["responses"])
+    assert {p["name"] for p in inbox_op["parameters"]} >= {"workflow_id", "impact"}
+    item = schema["components"]["schemas"]["InboxItem"]["properties"]
+    assert {"key_input", "summary", "impact", "waiting_since", "expires_at"} <= set(item)
+    bulk = schema["paths"]["/api/workflows/approvals/bulk"]["post"]
+    assert {"200", "400", "404", "422"} <= set(bulk["responses"])
+    assert bulk["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BulkApproveResponse"
+    }

@@ -7,6 +7,7 @@ their params.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,6 +21,8 @@ from app.temporal.contracts import FieldChange, ImpactWarning, OperationPreview,
 CREDIT_LIMIT_WARNING_ABOVE = 1000
 
 logger = logging.getLogger(__name__)
+# Seconds the preview activity gives PostgreSQL to record the summary line for the inbox.
+RECORD_SUMMARY_TIMEOUT = 2.0
 
 
 def money(value: Any) -> str:
@@ -89,10 +92,11 @@ class PreviewActivities:
         inbox without the summary line: it never holds up the approval it describes."""
         preview = await self._build(req)
         try:
-            await self.previews.record(
+            # Bounded: with PostgreSQL down, a preview that needs no database still shows.
+            await asyncio.wait_for(self.previews.record(
                 execution_id=req.execution_id, workflow_id=req.workflow_id,
                 step_id=req.step_id, summary=preview.summary,
-            )  # fmt: skip
+            ), RECORD_SUMMARY_TIMEOUT)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - best effort, said in the log
             logger.warning("preview summary of %s/%s not recorded: %s",
                            req.execution_id, req.step_id, exc)  # fmt: skip
