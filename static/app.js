@@ -50,3 +50,44 @@
     show(sender(event), "Not done: the server did not answer. Check your connection and try again.");
   });
 })();
+
+// The approvals inbox: ticks on the bulk checkboxes survive the live list's swaps, and the
+// relative times ("waiting 12 min · expires in 18 min") keep counting between swaps.
+(function () {
+  "use strict";
+  var ticked = [];
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var host = event.target;
+    if (!host || host.id !== "approval-inbox") { return; }
+    ticked = Array.prototype.map.call(host.querySelectorAll("input.bulk-select:checked"),
+      function (box) { return box.value; });
+  });
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var host = event.target;
+    if (!host || host.id !== "approval-inbox") { return; }
+    host.querySelectorAll("input.bulk-select").forEach(function (box) {
+      if (ticked.indexOf(box.value) >= 0) { box.checked = true; }
+    });
+  });
+
+  var UNITS = [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]];
+  function durationText(seconds) {  // as app/domain/text.py duration_text writes it
+    var remaining = Math.max(0, Math.round(seconds)), parts = [];
+    if (remaining === 0) { return "0 s"; }
+    for (var i = 0; i < UNITS.length && parts.length < 2; i++) {
+      var count = Math.floor(remaining / UNITS[i][1]);
+      remaining -= count * UNITS[i][1];
+      if (count) { parts.push(count + " " + UNITS[i][0]); } else if (parts.length) { break; }
+    }
+    return parts.join(" ");
+  }
+  setInterval(function () {
+    var now = Date.now();
+    document.querySelectorAll("time[data-since], time[data-until]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(at)) { return; }
+      var seconds = el.hasAttribute("data-since") ? (now - at) / 1000 : (at - now) / 1000;
+      el.textContent = durationText(seconds);
+    });
+  }, 15000);
+})();

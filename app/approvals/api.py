@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -11,14 +12,26 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import JSONBody
 
 from app.approvals import inbox
+from app.approvals.bulk import APPROVED, BulkApproval, BulkRefused
+from app.approvals.dependencies import inbox_filter, provide_bulk
 from app.approvals.inbox import WaitingApproval
-from app.approvals.schemas import REFUSAL_STATUS, ApproveRequest, DecisionResponse, RejectRequest
+from app.approvals.schemas import (
+    REFUSAL_STATUS,
+    ApproveRequest,
+    BulkApproveRequest,
+    BulkApproveResponse,
+    BulkItemResultSchema,
+    DecisionResponse,
+    InboxItem,
+    RejectRequest,
+)
 from app.approvals.service import DecisionRefused, DecisionService, check_approver_inputs
 from app.domain.approvals import Decision, DecisionAction
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
 from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
+from app.settings import Settings
 from app.web.errors import error_responses
 
 DECISION_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
@@ -74,7 +87,10 @@ def _step_decision(
 class ApprovalApi(Controller):
     path = "/api/workflows"
     tags = ["approvals"]
-    dependencies = {"decision": Provide(_step_decision, sync_to_thread=False)}
+    dependencies = {
+        "decision": Provide(_step_decision, sync_to_thread=False),
+        "bulk": Provide(provide_bulk, sync_to_thread=False),
+    }
 
     @post(f"{STEP}/approve", status_code=200, responses=DECISION_ERRORS)
     async def approve_step(
@@ -96,12 +112,82 @@ class ApprovalApi(Controller):
         """Reject a waiting step with a reason; the execution stops and writes nothing more."""
         return await decision.make(DecisionAction.REJECTED, reason=data.reason)
 
-    @get("/approvals", responses=error_responses(401))
+    @get("/approvals", responses=error_responses(400, 401))
     async def list_approvals(
         self,
         request: Request[User, str, Any],
         definitions: NamedDependency[dict[str, WorkflowDefinition]],
-    ) -> list[WaitingApproval]:
-        """Steps waiting for approval that the caller may decide (their inbox), oldest first."""
+        settings: NamedDependency[Settings],
+        workflow_id: str | None = None,
+        impact: str | None = None,
+    ) -> list[InboxItem]:
+        """Steps waiting for approval that the caller may decide (their inbox), soonest expiry
+        first: workflow, the execution's key input, the preview's summary line, impact, since
+        when it waits and when it expires. `workflow_id` and `impact` narrow it; an unknown
+        impact answers 400 naming the allowed values."""
+        only = inbox_filter(workflow_id, impact)
         waiting = await inbox.waiting_approvals(definitions)
-        return inbox.for_user(waiting, request.user)
+        items = inbox.for_user(waiting, request.user, only)
+        now = datetime.now(UTC)
+        return [inbox_item(item, request.user, settings.path_prefix, now) for item in items]
+
+    @post("/approvals/bulk", status_code=200, responses=error_responses(400, 401, 404, 422))
+    async def bulk_approve(
+        self,
+        request: Request[User, str, Any],
+        data: JSONBody[BulkApproveRequest],
+        bulk: NamedDependency[BulkApproval],
+        live: NamedDependency[LiveUpdates],
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
+    ) -> BulkApproveResponse:
+        """Approve one non-critical step of several executions of one workflow: each a separate
+        decision through the workflow's validator, recorded individually, reported item by item
+        (`approved`, or `refused: <reason>` — already decided, not allowed, a confirmation
+        missing). 422 for a critical step or one with a typed phrase (never bulk-approved), 404
+        for an unknown workflow or step, 400 for an empty list."""
+        try:
+            results = await bulk.approve_all(
+                request.user, data.workflow_id, data.step_id, data.execution_ids,
+                data.confirmations, source="api",
+                waiting=await inbox.waiting_approvals(definitions),
+            )  # fmt: skip
+        except BulkRefused as exc:
+            raise bulk_refusal(exc) from None
+        for result in results:
+            live.nudge(result.execution_id)
+        return BulkApproveResponse(
+            workflow_id=data.workflow_id,
+            step_id=data.step_id,
+            approved=sum(1 for r in results if r.result == APPROVED),
+            refused=sum(1 for r in results if r.result != APPROVED),
+            results=[
+                BulkItemResultSchema(
+                    execution_id=r.execution_id,
+                    result=r.result,
+                    message=r.message,
+                    reason=r.reason,
+                    step_status=r.step_status,
+                    key_input=r.key_input,
+                    summary=r.summary,
+                )  # fmt: skip
+                for r in results
+            ],
+        )
+
+
+def bulk_refusal(exc: BulkRefused) -> HTTPException:
+    extra = {"errors": {exc.field: exc.message}} if exc.field else None
+    return HTTPException(status_code=exc.status, detail=exc.message, extra=extra)
+
+
+def inbox_item(item: WaitingApproval, user: User, prefix: str, now: datetime) -> InboxItem:
+    return InboxItem(
+        execution_id=item.execution_id, workflow_id=item.workflow_id,
+        workflow_name=item.workflow_name, step_id=item.step_id, step_name=item.step_name,
+        impact=item.impact, key_input=item.key_input, key_label=item.key_label,
+        summary=item.summary, started_by=item.started_by, waiting_since=item.waiting_since,
+        waiting_seconds=item.waiting_seconds(now), expires_at=item.expires_at,
+        expires_in_seconds=item.expires_in_seconds(now), four_eyes=item.four_eyes,
+        may_approve=item.may_approve(user), bulk_approvable=item.bulk_approvable,
+        timeline_url=f"{prefix}/executions/{item.execution_id}#step-{item.step_id}",
+    )  # fmt: skip

@@ -1,21 +1,65 @@
-"""The approvals inbox: steps waiting for a person, read from the recorded step runs."""
+"""The approvals inbox: steps waiting for a person, read from the recorded step runs, with what
+an approver needs to choose (key input, preview summary, impact, since when, until when)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from app.db.executions import waiting_steps
 from app.domain.approvals import Approver, may_approve, may_decide
-from app.domain.definitions import WorkflowDefinition
+from app.domain.definitions import StepDefinition, WorkflowDefinition
 from app.domain.identity import User
 from app.domain.modes import ImpactLevel
+from app.domain.text import duration_text
+
+IMPACTS = tuple(level.value for level in ImpactLevel)
+
+
+class InboxFilterError(ValueError):
+    """A filter value the inbox does not know; `field` names the query parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What an inbox shows: one workflow and/or one impact level ("" = all)."""
+
+    workflow_id: str = ""
+    impact: str = ""
+
+    @classmethod
+    def parse(cls, workflow_id: str | None, impact: str | None) -> InboxFilter:
+        """From query parameters; an unknown impact raises InboxFilterError naming the allowed
+        values (an unknown workflow simply matches nothing)."""
+        impact = (impact or "").strip().lower()
+        if impact and impact not in IMPACTS:
+            raise InboxFilterError(
+                "impact", f"impact must be one of {', '.join(IMPACTS)}, got {impact!r}"
+            )
+        return cls((workflow_id or "").strip(), impact)
+
+    def keeps(self, item: WaitingApproval) -> bool:
+        return (not self.workflow_id or item.workflow_id == self.workflow_id) and (
+            not self.impact or item.impact == self.impact
+        )
+
+
+def when_text(moment: datetime) -> str:
+    """An absolute time with its zone, as a title shows it: "2026-11-30 06:40:12 UTC"."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass(frozen=True)
 class WaitingApproval:
-    """One step waiting for approval, with what the inbox shows and who may decide it."""
+    """One step waiting for approval, with what the inbox shows and who may decide it.
+    `expires_at` = waiting_since + the step's approval_timeout_seconds; `bulk_approvable`: the
+    step is neither critical nor asks for a typed phrase (so it may be approved in bulk)."""
 
     execution_id: str
     workflow_id: str
@@ -26,6 +70,11 @@ class WaitingApproval:
     approvers_group: str
     started_by: str
     waiting_since: datetime | None
+    key_input: str = ""
+    key_label: str = ""
+    summary: str = ""
+    expires_at: datetime | None = None
+    bulk_approvable: bool = False
 
     @property
     def four_eyes(self) -> bool:
@@ -38,33 +87,88 @@ class WaitingApproval:
     def may_approve(self, user: User) -> bool:
         return may_approve(Approver.of(user), self.approvers_group, self.four_eyes, self.started_by)
 
+    def waiting_seconds(self, now: datetime | None = None) -> float | None:
+        if self.waiting_since is None:
+            return None
+        return max(0.0, ((now or datetime.now(UTC)) - self.waiting_since).total_seconds())
+
+    def expires_in_seconds(self, now: datetime | None = None) -> float | None:
+        if self.expires_at is None:
+            return None
+        return max(0.0, (self.expires_at - (now or datetime.now(UTC))).total_seconds())
+
+    @staticmethod
+    def absolute(moment: datetime) -> str:
+        """`moment` with its zone, for a title: "2026-11-30 06:40:12 UTC"."""
+        return when_text(moment)
+
+    def waiting_text(self, now: datetime | None = None) -> str:
+        """ "12 min" (how long it has waited), "" when unknown."""
+        seconds = self.waiting_seconds(now)
+        return "" if seconds is None else duration_text(seconds)
+
+    def expires_text(self, now: datetime | None = None) -> str:
+        """ "18 min" (until the approval expires), "" when unknown."""
+        seconds = self.expires_in_seconds(now)
+        return "" if seconds is None else duration_text(seconds)
+
+
+def _item(row: Mapping[str, object], definition: WorkflowDefinition | None) -> WaitingApproval:
+    step: StepDefinition | None = None
+    if definition is not None:
+        step = next((s for s in definition.steps if s.id == row["step_id"]), None)
+    since = row["started_at"]
+    waiting_since = since if isinstance(since, datetime) else None
+    expires_at = None
+    if waiting_since is not None and step is not None:
+        expires_at = waiting_since + timedelta(seconds=step.approval_timeout_seconds)
+    data = row.get("input")
+    key_label = ""
+    if definition is not None and definition.key_input:
+        field = next((f for f in definition.inputs if f.name == definition.key_input), None)
+        key_label = (field.label if field else "") or definition.key_input
+    return WaitingApproval(
+        execution_id=str(row["execution_id"]),
+        workflow_id=str(row["workflow_id"]),
+        workflow_name=str(row["workflow_name"]),
+        step_id=str(row["step_id"]),
+        step_name=step.name if step else str(row["step_id"]),
+        impact=step.impact if step else "",
+        approvers_group=step.approvers_group if step else "",
+        started_by=str(row["started_by"]),
+        waiting_since=waiting_since,
+        key_input=definition.key_of(data if isinstance(data, dict) else None) if definition else "",
+        key_label=key_label,
+        summary=str(row.get("preview_summary") or ""),
+        expires_at=expires_at,
+        bulk_approvable=step is not None and bulk_approvable(step),
+    )
+
+
+def bulk_approvable(step: StepDefinition) -> bool:
+    """Critical steps and steps asking for a typed phrase are never approved in bulk."""
+    return step.impact != ImpactLevel.CRITICAL and not step.typed_confirmation
+
+
+def by_expiry(items: Iterable[WaitingApproval]) -> list[WaitingApproval]:
+    """Soonest expiry first; items without a known expiry last, oldest first among equals."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(
+        items,
+        key=lambda i: (i.expires_at or far, i.waiting_since or far, i.execution_id, i.step_id),
+    )
+
 
 async def waiting_approvals(
     definitions: Mapping[str, WorkflowDefinition],
 ) -> list[WaitingApproval]:
-    """Every step waiting for approval in a running execution, oldest first."""
-    items = []
-    for row in await waiting_steps():
-        definition = definitions.get(row["workflow_id"])
-        step = None
-        if definition is not None:
-            step = next((s for s in definition.steps if s.id == row["step_id"]), None)
-        items.append(
-            WaitingApproval(
-                execution_id=row["execution_id"],
-                workflow_id=row["workflow_id"],
-                workflow_name=row["workflow_name"],
-                step_id=row["step_id"],
-                step_name=step.name if step else row["step_id"],
-                impact=step.impact if step else "",
-                approvers_group=step.approvers_group if step else "",
-                started_by=row["started_by"],
-                waiting_since=row["started_at"],
-            )
-        )
-    return items
+    """Every step waiting for approval in a running execution, soonest expiry first."""
+    rows = await waiting_steps()
+    return by_expiry(_item(row, definitions.get(str(row["workflow_id"]))) for row in rows)
 
 
-def for_user(items: Iterable[WaitingApproval], user: User) -> list[WaitingApproval]:
-    """The part of the inbox `user` may decide."""
-    return [item for item in items if item.may_decide(user)]
+def for_user(
+    items: Iterable[WaitingApproval], user: User, only: InboxFilter | None = None
+) -> list[WaitingApproval]:
+    """The part of the inbox `user` may decide, narrowed by `only` when given."""
+    return [item for item in items if item.may_decide(user) and (only is None or only.keeps(item))]

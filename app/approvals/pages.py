@@ -6,16 +6,19 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
-from app.approvals.inbox import for_user
+from app.approvals.bulk import BulkApproval, BulkRefused, parse_selection
+from app.approvals.dependencies import inbox_filter, provide_bulk
+from app.approvals.inbox import IMPACTS, for_user
 from app.approvals.schemas import REFUSAL_STATUS
 from app.approvals.service import DecisionRefused, DecisionService, check_approver_inputs
 from app.domain.approvals import Decision
 from app.domain.availability import ServiceUnavailable
+from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
 from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
@@ -28,6 +31,7 @@ from app.workers.service import WorkerWatch
 
 class ApprovalPages(Controller):
     include_in_schema = False  # HTML pages: /schema documents the JSON API
+    dependencies = {"bulk": Provide(provide_bulk, sync_to_thread=False)}
 
     @post("/executions/{execution_id:str}/steps/{step_id:str}/decision", status_code=303)
     async def decide(
@@ -106,11 +110,66 @@ class ApprovalPages(Controller):
         self,
         request: Request[User, Any, Any],
         live: NamedDependency[LiveUpdates],
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
         worker_watch: NamedDependency[WorkerWatch],
+        workflow_id: str | None = None,
+        impact: str | None = None,
     ) -> Template:
-        items = for_user(await live.inbox.snapshot(), request.user)
-        no_worker = await worker_watch.no_worker_polling()  # the banner (_worker_banner.html)
-        return Template("approvals.html", context={"items": items, "no_worker": no_worker})
+        """My inbox, soonest expiry first, filtered by workflow and impact (a GET form), with
+        checkboxes on the steps that may be approved in bulk ("Review selected")."""
+        only = inbox_filter(workflow_id, impact)
+        items = for_user(await live.inbox.snapshot(), request.user, only)
+        return Template("approvals.html", context={
+            "items": items, "only": only, "selectable": True, "impacts": IMPACTS,
+            "workflows": sorted(definitions.values(), key=lambda d: d.name),
+            "no_worker": await worker_watch.no_worker_polling(),  # the banner
+        })  # fmt: skip
+
+    @get("/approvals/review")
+    async def review(
+        self,
+        request: Request[User, Any, Any],
+        live: NamedDependency[LiveUpdates],
+        bulk: NamedDependency[BulkApproval],
+        selected: list[str] | None = None,
+    ) -> Template:
+        """The pre-flight of a bulk approval: each selected execution's key input and preview
+        summary, the step's confirmations to tick once, then Approve all. A selection mixing
+        workflows or steps, or of a critical step, is refused with a message."""
+        try:
+            preflight = await bulk.preflight(
+                request.user, await live.inbox.snapshot(), parse_selection(selected or [])
+            )
+        except BulkRefused as exc:
+            return Template("approvals_bulk.html", context={"refusal": exc.message},
+                            status_code=exc.status)  # fmt: skip
+        return Template("approvals_bulk.html", context={"preflight": preflight})
+
+    @post("/approvals/bulk", status_code=200)
+    async def approve_selected(
+        self,
+        request: Request[User, Any, Any],
+        live: NamedDependency[LiveUpdates],
+        bulk: NamedDependency[BulkApproval],
+    ) -> Template:
+        """The pre-flight's Approve all: one decision per execution, reported item by item."""
+        form = await request.form()
+        workflow_id, step_id = str(form.get("workflow_id", "")), str(form.get("step_id", ""))
+        try:
+            results = await bulk.approve_all(
+                request.user, workflow_id, step_id,
+                [str(e) for e in form.getall("execution_id", [])],
+                [str(c) for c in form.getall("confirmation", [])],
+                source="web", waiting=await live.inbox.snapshot(),
+            )  # fmt: skip
+        except BulkRefused as exc:
+            return Template("approvals_bulk.html", context={"refusal": exc.message},
+                            status_code=exc.status)  # fmt: skip
+        for result in results:
+            live.nudge(result.execution_id)
+        return Template("approvals_bulk.html", context={
+            "results": results, "workflow": bulk.definitions.get(workflow_id), "step_id": step_id,
+        })  # fmt: skip
 
 
 def timeline_url(request: HTMXRequest, settings: Settings, execution_id: str, step_id: str) -> str:

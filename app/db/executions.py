@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from typing import Any
 
@@ -12,11 +13,13 @@ from app.domain.statuses import ExecutionStatus, StepStatus
 # overwrites the row with its final status later; a row of a finished execution that still
 # says waiting (cancelled while waiting) is not waiting for anybody. A waiting row has no
 # started_at (the action has not run): it waits since `waiting_since`, stamped when recorded.
+# The preview activity records the summary line of what the step will do (step_previews).
 _WAITING_STEPS_SQL = f"""
 SELECT s.execution_id, s.workflow_id, s.step_id,
        COALESCE(s.waiting_since, s.started_at) AS started_at,
-       e.workflow_name, e.started_by
+       e.workflow_name, e.started_by, e.input, COALESCE(p.summary, '') AS preview_summary
 FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
+LEFT JOIN step_previews p ON p.run_key = s.run_key
 WHERE s.status = '{StepStatus.WAITING_APPROVAL.value}' AND e.status = '{ExecutionStatus.RUNNING.value}'
 ORDER BY COALESCE(s.waiting_since, s.started_at) NULLS LAST, s.id
 """
@@ -67,8 +70,11 @@ async def latest_outcomes(limit: int) -> list[dict[str, Any]]:
 
 async def waiting_steps() -> list[dict[str, Any]]:
     """Every step run waiting for approval in a running execution, oldest first, with its
-    execution's workflow name and starter."""
+    execution's workflow name, starter and input (a dict) and the preview's summary line."""
     rows: list[dict[str, Any]] = await StepRun.raw(_WAITING_STEPS_SQL)
+    for row in rows:  # raw queries answer JSONB as text
+        if isinstance(row["input"], str):
+            row["input"] = json.loads(row["input"])
     return rows
 
 

@@ -197,6 +197,18 @@ class NotificationDelivery(Table, tablename="notification_deliveries"):
     last_at = Timestamptz()
 
 
+class StepPreview(Table, tablename="step_previews"):
+    """The summary line of the operation preview a waiting step shows (written by the preview
+    activity, once per step run: `run_key` as in step_runs), for the inbox and notifications."""
+
+    run_key = Varchar(length=250, unique=True)
+    execution_id = Varchar(length=100)
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    summary = Text(default="")
+    recorded_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -211,4 +223,5 @@ TABLES: tuple[type[Table], ...] = (
     WorkflowState,
     RateLimitCounter,
     NotificationDelivery,
+    StepPreview,
 )

@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException
 from litestar.utils.scope.state import ScopeState
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from app.approvals.dependencies import inbox_filter
 from app.approvals.inbox import WaitingApproval, for_user
 from app.domain.identity import User
 from app.executions.service import UnknownExecution
@@ -107,14 +108,27 @@ class LiveController(Controller):
 
     @get("/approvals/events")
     async def approval_events(
-        self, request: Request[User, Any, Any], live: NamedDependency[LiveUpdates]
+        self,
+        request: Request[User, Any, Any],
+        live: NamedDependency[LiveUpdates],
+        workflow_id: str | None = None,
+        impact: str | None = None,
+        selectable: bool = True,
     ) -> EventSourceResponse:
-        """The signed-in user's inbox as server-sent events, whenever it changes."""
+        """The signed-in user's inbox as server-sent events, whenever it changes, narrowed by the
+        page's filters (`workflow_id`, `impact`); with /approvals' bulk checkboxes unless
+        `selectable=false` (the overview)."""
         inbox = live.inbox
         user = request.user
+        only = inbox_filter(workflow_id, impact)
 
         def render(items: list[WaitingApproval]) -> str:
-            return render_partial(request, "_approval_items.html", {"items": for_user(items, user)})
+            mine = for_user(items, user, only)
+            return render_partial(
+                request,
+                "_approval_items.html",
+                {"items": mine, "selectable": selectable, "only": only},
+            )
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
             sent = ""

@@ -7,6 +7,8 @@ their params.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from app.db.demo import DemoSystems
+from app.db.step_previews import StepPreviews
 from app.domain.definitions import StepDefinition
 from app.domain.modes import ImpactLevel
 from app.temporal.contracts import (
@@ -27,6 +30,10 @@ from app.temporal.contracts import (
 from app.temporal.record_queue import DB_TIMEOUT
 
 CREDIT_LIMIT_WARNING_ABOVE = 1000
+
+logger = logging.getLogger(__name__)
+# Seconds the preview activity gives PostgreSQL to record the summary line for the inbox.
+RECORD_SUMMARY_TIMEOUT = 2.0
 
 
 def money(value: Any) -> str:
@@ -83,13 +90,30 @@ def preview_generic(req: PreviewRequest) -> OperationPreview:
 
 
 class PreviewActivities:
-    """`build_preview`: what a step is about to do, read from the demo systems it would touch."""
+    """`build_preview`: what a step is about to do, read from the demo systems it would touch;
+    its summary line is recorded in `previews` (step_previews) for the inbox."""
 
-    def __init__(self, demo: DemoSystems) -> None:
+    def __init__(self, demo: DemoSystems, previews: StepPreviews | None = None) -> None:
         self.demo = demo
+        self.previews = previews or StepPreviews()
 
     @activity.defn
     async def build_preview(self, req: PreviewRequest) -> OperationPreview:
+        """The preview; its summary recorded on the side. A failed record only leaves the
+        inbox without the summary line: it never holds up the approval it describes."""
+        preview = await self._build(req)
+        try:
+            # Bounded: with PostgreSQL down, a preview that needs no database still shows.
+            await asyncio.wait_for(self.previews.record(
+                execution_id=req.execution_id, workflow_id=req.workflow_id,
+                step_id=req.step_id, summary=preview.summary,
+            ), RECORD_SUMMARY_TIMEOUT)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - best effort, said in the log
+            logger.warning("preview summary of %s/%s not recorded: %s",
+                           req.execution_id, req.step_id, exc)  # fmt: skip
+        return preview
+
+    async def _build(self, req: PreviewRequest) -> OperationPreview:
         if req.action == "create_crm_record":
             return await self.preview_crm_record(req)
         if req.action == "setup_billing_account":
