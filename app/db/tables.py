@@ -169,6 +169,16 @@ class WorkflowState(Table, tablename="workflow_states"):
     changed_at = Timestamptz()
 
 
+class ExecutionCancellation(Table, tablename="execution_cancellations"):
+    """Who cancelled an execution and why: Temporal's cancel request carries no reason, so the
+    web records it here when it asks Temporal to cancel. One row per execution."""
+
+    execution_id = Varchar(length=100, primary_key=True)
+    cancelled_by = Varchar(length=200)
+    reason = Text()
+    cancelled_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -181,4 +191,5 @@ TABLES: tuple[type[Table], ...] = (
     FaultInjection,
     ApiTokenRecord,
     WorkflowState,
+    ExecutionCancellation,
 )

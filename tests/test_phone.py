@@ -1,0 +1,76 @@
+"""Every page at phone size (390×844) in Chromium: the document is never wider than the viewport."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page
+
+from app.executions.service import ExecutionService
+from tests.browser import sign_in
+from tests.test_lists import waiting_in_the_inbox
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def every_page(engine: ExecutionService) -> dict[str, str]:
+    """Name → path of every page a signed-in admin sees, with an execution waiting for approval
+    (its approval panel open) and one cancelled with a reason-less API cancel."""
+    waiting = await waiting_in_the_inbox(engine)
+    return {
+        "home": "/",
+        "workflows": "/workflows",
+        "workflow": "/workflows/customer_onboarding",
+        "execution waiting with the approval panel": f"/executions/{waiting}",
+        "cancel confirmation": f"/executions/{waiting}/cancel",
+        "executions": "/executions",
+        "approvals": "/approvals",
+        "steps": "/workflows/customer_onboarding/steps",
+        "step analytics": "/workflows/customer_onboarding/steps/create_crm_record",
+        "tokens": "/admin/tokens",
+        "error page": "/executions/no-such-execution",
+    }
+
+
+async def signed_out_page(browser: Browser, base_url: str, size: dict[str, int]) -> Page:
+    """The sign-in page, as someone not signed in sees it."""
+    context = await browser.new_context(base_url=base_url, viewport=size)  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto("/")
+    return page
+
+
+async def overflow(page: Page) -> int:
+    """How many CSS pixels the document is wider than the viewport (0: no sideways scroll)."""
+    wider: int = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return wider
+
+
+async def test_no_page_scrolls_sideways_at_390_px(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    pages = await every_page(engine)
+    page = await sign_in(browser, web_server, "Ada Admin")
+    await page.set_viewport_size(PHONE)
+    wide = {}
+    for name, path in pages.items():
+        await page.goto(path)
+        if (extra := await overflow(page)) > 0:
+            wide[name] = extra
+    sign_in_page = await signed_out_page(browser, web_server, PHONE)
+    if (extra := await overflow(sign_in_page)) > 0:
+        wide["sign-in"] = extra
+    assert wide == {}, f"pages wider than 390 px (by px): {wide}"
+
+
+async def test_the_waiting_step_shows_its_times_and_the_status_as_svg_with_words(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    waiting = await waiting_in_the_inbox(engine)
+    page = await sign_in(browser, web_server, "Bob Approver")
+    await page.goto(f"/executions/{waiting}")
+    step = page.locator("#step-create_crm_record")
+    await step.locator(".waiting-times").wait_for()
+    assert "waiting since" in await step.locator(".waiting-times").inner_text()
+    assert "UTC" in await step.locator(".waiting-times time").first.inner_text()
+    badge = step.locator(".step-status .status")
+    assert await badge.locator("svg[aria-hidden='true']").count() == 1
+    assert (await badge.inner_text()).strip() == "Waiting approval"
