@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 from app.executions.service import ExecutionService
 from tests.browser import sign_in
@@ -74,3 +74,37 @@ async def test_the_waiting_step_shows_its_times_and_the_status_as_svg_with_words
     badge = step.locator(".step-status .status")
     assert await badge.locator("svg[aria-hidden='true']").count() == 1
     assert (await badge.inner_text()).strip() == "Waiting approval"
+
+
+async def test_the_executions_list_shows_new_executions_and_their_end_without_reload(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    page = await sign_in(browser, web_server, "Vera Viewer")
+    await page.set_viewport_size(PHONE)
+    await page.goto("/executions")
+    await page.evaluate("window.__notReloaded = true")
+    execution_id = await waiting_in_the_inbox(engine)
+
+    row = page.locator(f'tr[data-execution="{execution_id}"]')
+    await expect(row).to_have_attribute("data-status", "running", timeout=15_000)
+    await expect(row).to_contain_text("Ada Lovelace")  # the key input
+    await engine.cancel(execution_id)
+    await expect(row).to_have_attribute("data-status", "cancelled", timeout=15_000)
+    assert await page.evaluate("window.__notReloaded === true")
+    assert await overflow(page) == 0
+
+
+async def test_step_configuration_shows_one_step_at_a_time_on_a_phone(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    page = await sign_in(browser, web_server, "Ada Admin")
+    await page.set_viewport_size(PHONE)
+    await page.goto("/workflows/customer_onboarding/steps")
+    sections = page.locator("section.step-config")
+    assert await sections.count() == 5
+    assert await page.locator("section.step-config:visible").count() == 1
+    await page.get_by_role("navigation", name="Steps").get_by_role("link", name="3.").click()
+    await expect(page.locator("section.step-config:visible")).to_have_count(1)
+    await expect(page.locator("#step-create_crm_record")).to_be_visible()
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await expect(page.locator("section.step-config:visible")).to_have_count(5)

@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import RawValue
 from temporalio.service import RPCError, RPCStatusCode
 
+from app.db import step_configs
 from app.db.records import Records
 from app.definitions.lifecycle import WorkflowLifecycle
 from app.domain.availability import ServiceUnavailable, first_line
@@ -212,6 +213,7 @@ class ExecutionService:
         [timeline] = await self.client.data_converter.decode([raw.payload], [Timeline])
         assert isinstance(timeline, Timeline)
         self.conversions += 1
+        await _with_pending_modes(timeline)
         self._known[execution_id] = (digest, timeline)
         self._known.move_to_end(execution_id)
         while len(self._known) > self.KEEP:
@@ -254,6 +256,21 @@ class ExecutionService:
 
     async def recent(self, limit: int = 50, workflow_id: str = "") -> list[dict[str, Any]]:
         return await self.records.recent_executions(limit, workflow_id)
+
+
+async def _with_pending_modes(timeline: Timeline) -> None:
+    """Give the steps not reached yet (the workflow reads a step's mode when it starts it) the
+    mode they are configured in now, so pages show each pending step's mode badge. PostgreSQL
+    down: they stay without one (the timeline itself comes from Temporal)."""
+    if timeline.finished or all(step.mode for step in timeline.steps):
+        return
+    try:
+        configured = await step_configs.read_workflow(timeline.workflow_id)
+    except OSError:
+        return
+    for step in timeline.steps:
+        if not step.mode and step.id in configured:
+            step.mode = configured[step.id].mode.value
 
 
 def _iso(value: Any) -> str:
