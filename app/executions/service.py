@@ -213,7 +213,7 @@ class ExecutionService:
         [timeline] = await self.client.data_converter.decode([raw.payload], [Timeline])
         assert isinstance(timeline, Timeline)
         self.conversions += 1
-        await _with_pending_modes(timeline)
+        await _with_pending_modes(timeline, self.definitions.get(timeline.workflow_id))
         self._known[execution_id] = (digest, timeline)
         self._known.move_to_end(execution_id)
         while len(self._known) > self.KEEP:
@@ -258,19 +258,21 @@ class ExecutionService:
         return await self.records.recent_executions(limit, workflow_id)
 
 
-async def _with_pending_modes(timeline: Timeline) -> None:
+async def _with_pending_modes(timeline: Timeline, definition: WorkflowDefinition | None) -> None:
     """Give the steps not reached yet (the workflow reads a step's mode when it starts it) the
-    mode they are configured in now, so pages show each pending step's mode badge. PostgreSQL
-    down: they stay without one (the timeline itself comes from Temporal)."""
+    mode they would run in now: the configured one, else the definition's default, as the
+    engine chooses. PostgreSQL down: the default (the timeline itself comes from Temporal)."""
     if timeline.finished or all(step.mode for step in timeline.steps):
         return
     try:
         configured = await step_configs.read_workflow(timeline.workflow_id)
     except OSError:
-        return
+        configured = {}
+    defaults = {s.id: s.default_mode for s in definition.steps} if definition else {}
     for step in timeline.steps:
-        if not step.mode and step.id in configured:
-            step.mode = configured[step.id].mode.value
+        mode = configured[step.id].mode if step.id in configured else defaults.get(step.id)
+        if not step.mode and mode is not None:
+            step.mode = mode.value
 
 
 def _iso(value: Any) -> str:
