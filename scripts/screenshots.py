@@ -3,8 +3,8 @@
 Against a running Stepladder in dev sign-in mode (`make run`, then
 `.venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:8000]`): signs in as Bob
 Approver, starts a Customer Onboarding execution from the workflow form (it waits at Create CRM
-Record), then shoots every page; with Ada Admin for the tokens page. Writes
-docs/screenshots/<page>-<width>.png and prints each path."""
+Record), then shoots every page; with Ada Admin the admin pages (step configuration, tokens) and
+the error page. Writes docs/screenshots/<page>-<width>.png and prints each path."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ async def start_waiting_execution(page: Page) -> str:
     return page.url.rsplit("/", 1)[-1]
 
 
+# Admins only; the error page is what a missing execution answers.
+ADMIN_PAGES = {
+    "steps": "/workflows/customer_onboarding/steps",
+    "tokens": "/admin/tokens",
+    "error": "/executions/no-such-execution",
+}
+
+
 def pages(execution_id: str) -> dict[str, str]:
     return {
         "home": "/",
@@ -58,7 +66,6 @@ def pages(execution_id: str) -> dict[str, str]:
         "cancel": f"/executions/{execution_id}/cancel",
         "executions": "/executions",
         "approvals": "/approvals",
-        "steps": "/workflows/customer_onboarding/steps",
         "step-analytics": "/workflows/customer_onboarding/steps/create_crm_record",
     }
 
@@ -75,9 +82,10 @@ async def shoot(browser: Browser, url: str, out: Path = OUT) -> list[Path]:
             written.append(out / f"{name}-{width}.png")
             await bob.screenshot(path=written[-1], full_page=True)
         ada = await signed_in(browser, url, "Ada Admin", width)
-        await ada.goto("/admin/tokens")
-        written.append(out / f"tokens-{width}.png")
-        await ada.screenshot(path=written[-1], full_page=True)
+        for name, path in ADMIN_PAGES.items():
+            await ada.goto(path)
+            written.append(out / f"{name}-{width}.png")
+            await ada.screenshot(path=written[-1], full_page=True)
         await bob.context.close()
         await ada.context.close()
     return written

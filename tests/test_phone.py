@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Browser, Page, expect
 
 from app.executions.service import ExecutionService
@@ -108,3 +110,16 @@ async def test_step_configuration_shows_one_step_at_a_time_on_a_phone(
     await expect(page.locator("#step-create_crm_record")).to_be_visible()
     await page.set_viewport_size({"width": 1280, "height": 900})
     await expect(page.locator("section.step-config:visible")).to_have_count(5)
+
+
+async def test_relative_times_stay_true_while_a_page_stays_open(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    waiting = await waiting_in_the_inbox(engine)
+    page = await sign_in(browser, web_server, "Bob Approver")
+    await page.clock.install()
+    await page.goto(f"/executions/{waiting}")
+    relative = page.locator(".waiting-times time .relative").first
+    await expect(relative).to_have_text(re.compile(r"ago$|just now"))
+    await page.clock.run_for(5 * 60 * 1000)  # five minutes later, the page still open
+    await expect(relative).to_have_text(re.compile(r"^5 min( \d+ s)? ago$"))

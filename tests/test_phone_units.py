@@ -19,12 +19,12 @@ def test_when_shows_the_zone_and_how_long_ago() -> None:
     shown = when(datetime(2026, 11, 30, 14, 2, 0, tzinfo=UTC), "started", now=lambda: NOW)
     assert shown == (
         '<time datetime="2026-11-30T14:02:00+00:00" title="2026-11-30 14:02:00 UTC">'
-        "started 14:02 UTC · 3 min ago</time>"
+        'started 14:02 UTC · <span class="relative">3 min ago</span></time>'
     )
 
 
 def test_when_says_in_how_long_for_a_future_moment_and_reads_iso_strings() -> None:
-    assert "expires 14:23 UTC · in 18 min</time>" in when(
+    assert 'expires 14:23 UTC · <span class="relative">in 18 min</span></time>' in when(
         "2026-11-30T14:23:00+00:00", "expires", now=lambda: NOW
     )
 
@@ -32,7 +32,7 @@ def test_when_says_in_how_long_for_a_future_moment_and_reads_iso_strings() -> No
 def test_when_converts_other_zones_to_utc_and_dates_another_day() -> None:
     paris = datetime(2026, 11, 28, 16, 2, tzinfo=timezone(timedelta(hours=1)))
     shown = when(paris, now=lambda: NOW)
-    assert "2026-11-28 15:02 UTC · 1 d 23 h ago" in shown
+    assert '2026-11-28 15:02 UTC · <span class="relative">1 d 23 h ago</span>' in shown
 
 
 def test_when_shows_nothing_for_no_moment_and_since_says_a_duration() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from app.domain.statuses import StepStatus
 from app.domain.text import duration_text, moment_text
@@ -30,16 +30,18 @@ def when(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Markup:
-    """`<time datetime="ISO" title="2026-11-30 14:02:05 UTC">started 14:02 UTC · 3 min ago</time>`
-    for a moment (`verb` first when given); an empty moment → "" (nothing to show)."""
+    """`<time datetime="ISO" title="2026-11-30 14:02:05 UTC">started 14:02 UTC · <span
+    class="relative">3 min ago</span></time>` for a moment (`verb` first when given); an empty
+    moment → "" (nothing to show)."""
     moment = parse_moment(value)
     if moment is None:
         return Markup("")
     short, full, relative = moment_text(moment, now())
-    words = f"{verb} {short} · {relative}" if verb else f"{short} · {relative}"
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        moment.isoformat(), full, escape(words)
-    )
+    absolute = f"{verb} {short}" if verb else short
+    # The relative part in its own span: static/times.js keeps it true while the page is open.
+    return Markup(
+        '<time datetime="{}" title="{}">{} · <span class="relative">{}</span></time>'
+    ).format(moment.isoformat(), full, absolute, relative)
 
 
 def since(
