@@ -319,7 +319,7 @@ async def test_an_admin_changes_the_mode_by_hand_with_a_reason(
     assert response.status_code == 200
     history = response.text.split('id="mode-history"')[1]
     assert 'data-kind="manual" data-to="validation_required"' in history
-    assert "audited twice" in history and "<td>ada</td>" in history
+    assert "audited twice" in history and '<td data-label="By">ada</td>' in history
 
 
 @pytest.mark.parametrize(
