@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned browser assets into static/vendor/ (git-ignored), integrity checked:
-# htmx and its SSE extension (every page) and Swagger UI (the API docs at /schema), so no page
-# loads anything from another host.
+# htmx and its SSE extension (every page), Swagger UI (the API docs at /schema), so no page
+# loads anything from another host, and axe-core (tests/test_axe.py injects it; no page loads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ dest=static/vendor
 packages=(
   "htmx.org@2.0.11 sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA== package/dist/htmx.min.js=htmx.min.js"
   "htmx-ext-sse@2.2.4 sha512-LJmxVhykyflBWgh5PvbRidcyuqMHlgfajmmzumvKctv9puvsufeH6OaejSMZTNTnEI8O2wXXn4ZZtBdpEMqmEQ== package/dist/sse.min.js=sse.min.js"
+  "axe-core@4.11.0 sha512-ilYanEU8vxxBexpJd8cWM4ElSQq4QctCLKih0TSfjIfCQTeyH/6zVrmIJfLPrKTKJRbiG+cfnZbQIjAlJmF1jQ== package/axe.min.js=axe/axe.min.js package/LICENSE=axe/LICENSE"
   "swagger-ui-dist@5.35.0 sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ== package/swagger-ui-bundle.js=swagger-ui/swagger-ui-bundle.js package/swagger-ui-standalone-preset.js=swagger-ui/swagger-ui-standalone-preset.js package/swagger-ui.css=swagger-ui/swagger-ui.css package/favicon-32x32.png=swagger-ui/favicon-32x32.png package/LICENSE=swagger-ui/LICENSE package/NOTICE=swagger-ui/NOTICE"
 )
 

@@ -39,7 +39,7 @@ async def test_an_admin_sets_step_3_to_always_auto_and_the_next_execution_runs_t
     await step3.get_by_label("Reason for a mode change").fill("reviewed the last 300 records")
     await step3.get_by_role("button", name="Save Create CRM Record").click()
     saved = page.locator("#step-create_crm_record")
-    await expect(saved.get_by_role("status")).to_contain_text("now in 🤖 Auto")
+    await expect(saved.get_by_role("status")).to_contain_text("now in Auto")
     await expect(saved).to_have_attribute("data-mode", "always_auto")
 
     # After: the next execution runs step 3 at once, in always_auto, and waits at step 4
@@ -47,7 +47,7 @@ async def test_an_admin_sets_step_3_to_always_auto_and_the_next_execution_runs_t
     await execute(page, "Katherine Johnson", "katherine@example.com")
     crm = page.locator("#step-create_crm_record")
     await expect(crm).to_have_attribute("data-status", "completed", timeout=LIVE)
-    await expect(crm).to_contain_text("🤖 Auto")
+    await expect(crm).to_contain_text("Auto")
     await expect(page.locator("#step-setup_billing_account")).to_have_attribute(
         "data-status", "waiting_approval", timeout=LIVE
     )

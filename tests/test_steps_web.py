@@ -101,7 +101,7 @@ async def test_each_step_offers_only_the_modes_on_its_impacts_path(
     assert 'placeholder="200"' in crm and 'placeholder="98"' in crm
     for name in ("impact", "mode", "reason", "min_success_rate", "demotion_window"):
         assert f'<label for="{name}-create_crm_record">' in crm
-    assert "0 / 200 ✗" in crm and "Not ready for 📊 Monitored" in crm
+    assert "0 / 200 ✗" in crm and "Not ready for Monitored" in crm
 
 
 async def test_an_admin_saves_a_mode_with_a_reason_and_the_change_is_audited(
@@ -126,7 +126,7 @@ async def test_an_admin_saves_a_mode_with_a_reason_and_the_change_is_audited(
     )  # fmt: skip
     page = await client.get(response.headers["location"].split("#")[0], headers=HTML)
     saved = section(page.text, "create_crm_record")
-    assert 'role="status">Saved. Create CRM Record is now in 🤖 Auto' in saved
+    assert 'role="status">Saved. Create CRM Record is now in Auto' in saved
     assert 'value="120"' in saved
 
 
@@ -292,7 +292,7 @@ async def test_without_runs_the_charts_give_way_to_an_empty_state(
     signed_in(client, settings, "vera")
     page = await client.get(f"{STEPS}/send_welcome_email", headers=HTML)
     assert page.status_code == 200
-    assert "<svg" not in page.text and "No counted runs yet" in page.text
+    assert '<svg class="chart' not in page.text and "No counted runs yet" in page.text
     assert "always_auto is the ceiling of the accessory path" in page.text
 
 
@@ -319,7 +319,7 @@ async def test_an_admin_changes_the_mode_by_hand_with_a_reason(
     assert response.status_code == 200
     history = response.text.split('id="mode-history"')[1]
     assert 'data-kind="manual" data-to="validation_required"' in history
-    assert "audited twice" in history and "<td>ada</td>" in history
+    assert "audited twice" in history and '<td data-label="By">ada</td>' in history
 
 
 @pytest.mark.parametrize(

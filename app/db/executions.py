@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from app.db.tables import Execution, StepRun
@@ -43,10 +44,29 @@ async def latest_executions(
     status: str = "",
     workflow_id: str = "",
     running_among: Collection[str] | None = None,
+    before: tuple[datetime, int] | None = None,
+    after: tuple[datetime, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Execution rows, newest start first; empty filters do not filter. `running_among` keeps
-    only running executions with those ids."""
-    query = Execution.select().order_by(Execution.started_at, ascending=False).limit(limit)
+    """Execution rows, newest start first (ties: highest id first); empty filters do not filter.
+    `running_among` keeps only running executions with those ids. Keyset paging on
+    (started_at, id): `before` keeps rows older than that key; `after` the `limit` rows just
+    newer than it (still answered newest first), so a page stays put when rows are inserted."""
+    newest_first = after is None
+    query = (
+        Execution.select()
+        .order_by(Execution.started_at, Execution._meta.primary_key, ascending=not newest_first)
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(
+            (Execution.started_at < before[0])
+            | ((Execution.started_at == before[0]) & (Execution._meta.primary_key < before[1]))
+        )
+    if after is not None:
+        query = query.where(
+            (Execution.started_at > after[0])
+            | ((Execution.started_at == after[0]) & (Execution._meta.primary_key > after[1]))
+        )
     if status:
         query = query.where(Execution.status == status)
     if workflow_id:
@@ -54,7 +74,8 @@ async def latest_executions(
     if running_among is not None:
         query = query.where(Execution.execution_id.is_in(sorted(running_among)))
         query = query.where(Execution.status == ExecutionStatus.RUNNING.value)
-    return list(await query)
+    rows = list(await query)
+    return rows if newest_first else rows[::-1]
 
 
 async def latest_outcomes(limit: int) -> list[dict[str, Any]]:

@@ -209,6 +209,16 @@ class StepPreview(Table, tablename="step_previews"):
     recorded_at = Timestamptz()
 
 
+class ExecutionCancellation(Table, tablename="execution_cancellations"):
+    """Who cancelled an execution and why: Temporal's cancel request carries no reason, so the
+    web records it here when it asks Temporal to cancel. One row per execution."""
+
+    execution_id = Varchar(length=100, primary_key=True)
+    cancelled_by = Varchar(length=200)
+    reason = Text()
+    cancelled_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -224,4 +234,5 @@ TABLES: tuple[type[Table], ...] = (
     RateLimitCounter,
     NotificationDelivery,
     StepPreview,
+    ExecutionCancellation,
 )

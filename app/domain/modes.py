@@ -21,6 +21,7 @@ class DeploymentMode(StrEnum):
 
     @property
     def badge(self) -> str:
+        """The mode's short name on badges ("Monitored"); pages add an SVG icon (_status.html)."""
         return _BADGES[self]
 
     @property
@@ -29,10 +30,10 @@ class DeploymentMode(StrEnum):
 
 
 _BADGES = {
-    DeploymentMode.ALWAYS_AUTO: "🤖 Auto",
-    DeploymentMode.AUTO_MONITORED: "📊 Monitored",
-    DeploymentMode.VALIDATION_REQUIRED: "👤 Validation",
-    DeploymentMode.ALWAYS_MANUAL: "✋ Manual",
+    DeploymentMode.ALWAYS_AUTO: "Auto",
+    DeploymentMode.AUTO_MONITORED: "Monitored",
+    DeploymentMode.VALIDATION_REQUIRED: "Validation",
+    DeploymentMode.ALWAYS_MANUAL: "Manual",
 }
 
 DEFAULT_MODE: dict[ImpactLevel, DeploymentMode] = {

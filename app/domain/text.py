@@ -7,6 +7,7 @@ no reason) and by every message that states a duration.
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 # Unicode categories that print nothing: controls (Cc), format characters such as the
 # zero-width space and joiners (Cf), separators (Zs, Zl, Zp). Source: the Unicode Character
@@ -54,3 +55,25 @@ def elapsed_text(milliseconds: int) -> str:
     if milliseconds < 1000:
         return f"{max(0, milliseconds)} ms"
     return duration_text(milliseconds / 1000)
+
+
+def relative_text(seconds: float) -> str:
+    """A moment relative to now, `seconds` = moment − now: −180 → "3 min ago", 1080 →
+    "in 18 min"; within a second either way → "just now"."""
+    if abs(seconds) < 1:
+        return "just now"
+    return f"in {duration_text(seconds)}" if seconds > 0 else f"{duration_text(-seconds)} ago"
+
+
+def moment_text(moment: datetime, now: datetime) -> tuple[str, str, str]:
+    """How pages show a moment (aware datetimes, any zone): (absolute in UTC, the full
+    absolute for a tooltip, relative to `now`). The absolute is "14:02 UTC" the same UTC day
+    as `now`, else "2026-11-28 14:02 UTC"; the tooltip is "2026-11-30 14:02:05 UTC"."""
+    utc = moment.astimezone(UTC)
+    same_day = utc.date() == now.astimezone(UTC).date()
+    short = utc.strftime("%H:%M UTC" if same_day else "%Y-%m-%d %H:%M UTC")
+    return (
+        short,
+        utc.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        relative_text((moment - now).total_seconds()),
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.db import executions as records
+from app.domain.definitions import WorkflowDefinition
 from app.domain.statuses import ExecutionStatus
 
 EXECUTION_STATUSES = tuple(ExecutionStatus)
@@ -48,17 +51,113 @@ class ExecutionRow:
         return cls(**row, waiting=waiting)
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the executions list: an execution's (started_at, id), the keyset page key.
+    As text (the `before` / `after` query parameters): "2026-11-30T14:02:05.123456+00:00,42"."""
+
+    started_at: datetime
+    id: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.started_at.isoformat()},{self.id}"
+
+    @classmethod
+    def of(cls, row: ExecutionRow) -> Cursor:
+        return cls(row.started_at, row.id)
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor | None:
+        """ "" → None; raises ValueError when `text` is not "<ISO 8601 with zone>,<id>"."""
+        if not text:
+            return None
+        moment, _, ident = text.rpartition(",")
+        started_at = datetime.fromisoformat(moment)
+        if started_at.tzinfo is None:
+            raise ValueError("the cursor's time needs its zone")
+        return cls(started_at, int(ident))
+
+
+@dataclass(frozen=True)
+class ExecutionPage:
+    """One page of the list, newest first, with where the older and newer pages start (None:
+    there is none). `first`: this is the newest page (the one that updates live)."""
+
+    rows: list[ExecutionRow]
+    older: Cursor | None
+    newer: Cursor | None
+
+    @property
+    def first(self) -> bool:
+        return self.newer is None
+
+
+async def page_executions(
+    filters: ExecutionFilter,
+    *,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
+    size: int = 50,
+) -> ExecutionPage:
+    """A page of `size` rows older than `before` (or newer than `after`; neither: the newest).
+    Keyset paging, so a page keeps its rows when executions start between requests."""
+    if after is not None:
+        rows = await list_executions(filters, size + 1, after=after)
+        if not rows:  # nothing newer any more: the newest page
+            return await page_executions(filters, size=size)
+        more_newer = len(rows) > size
+        rows = rows[-size:] if more_newer else rows
+        newer = Cursor.of(rows[0]) if more_newer else None
+        return ExecutionPage(rows, Cursor.of(rows[-1]), newer)
+    rows = await list_executions(filters, size + 1, before=before)
+    older = Cursor.of(rows[size - 1]) if len(rows) > size else None
+    rows = rows[:size]
+    newer = Cursor.of(rows[0]) if before is not None and rows else None
+    return ExecutionPage(rows, older, newer)
+
+
+def key_inputs(
+    rows: list[ExecutionRow], definitions: Mapping[str, WorkflowDefinition]
+) -> dict[str, str]:
+    """Each row's key input as its definition declares it (execution id → text; "" for none)."""
+    keys: dict[str, str] = {}
+    for row in rows:
+        definition = definitions.get(row.workflow_id)
+        data = row.input if isinstance(row.input, dict) else _json_object(row.input)
+        keys[row.execution_id] = definition.key_of(data) if definition else ""
+    return keys
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 async def list_executions(
-    filters: ExecutionFilter = ExecutionFilter(), limit: int = 100
+    filters: ExecutionFilter = ExecutionFilter(),
+    limit: int = 100,
+    *,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
 ) -> list[ExecutionRow]:
-    """Newest first; each row also says whether one of its steps waits for approval."""
+    """Newest first (older than `before` / just newer than `after` when given); each row also
+    says whether one of its steps waits for approval."""
     running_among = None
     if filters.waiting:
         running_among = await records.executions_with_a_waiting_step()
         if not running_among:
             return []
     rows = await records.latest_executions(
-        limit, status=filters.status, workflow_id=filters.workflow_id, running_among=running_among
+        limit,
+        status=filters.status,
+        workflow_id=filters.workflow_id,
+        running_among=running_among,
+        before=(before.started_at, before.id) if before else None,
+        after=(after.started_at, after.id) if after else None,
     )
     waiting = await records.executions_with_a_waiting_step([row["execution_id"] for row in rows])
     return [

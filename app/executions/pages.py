@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
@@ -17,10 +17,14 @@ from app.definitions.lookup import definition_or_404
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import Role, User
 from app.domain.statuses import ExecutionStatus
+from app.executions.cancellation import MissingReason, cancel_with_reason, read_cancellation
 from app.executions.listing import (
     EXECUTION_STATUSES,
+    Cursor,
     ExecutionFilter,
+    key_inputs,
     list_executions,
+    page_executions,
     recent_outcomes,
 )
 from app.executions.schemas import Timeline
@@ -55,14 +59,15 @@ class ExecutionPages(Controller):
         definitions: NamedDependency[dict[str, WorkflowDefinition]],
         live: NamedDependency[LiveUpdates],
     ) -> Template:
+        running = await list_executions(ExecutionFilter(status=ExecutionStatus.RUNNING), limit=20)
+        outcomes = await recent_outcomes(limit=10)
         return Template(
             "home.html",
             context={
-                "running": await list_executions(
-                    ExecutionFilter(status=ExecutionStatus.RUNNING), limit=20
-                ),
+                "running": running,
                 "approvals": for_user(await live.inbox.snapshot(), request.user),
-                "outcomes": await recent_outcomes(limit=10),
+                "outcomes": outcomes,
+                "keys": key_inputs([*running, *outcomes], definitions),
                 "definitions": definitions.values(),
             },
         )
@@ -75,19 +80,28 @@ class ExecutionPages(Controller):
         status: str = "",
         workflow: str = "",
         waiting: str = "",
+        before: str = "",
+        after: str = "",
     ) -> Template:
+        """Executions, newest first, 50 a page (keyset: `before` / `after` cursors); the newest
+        page refreshes itself while shown. A malformed cursor is 400 naming the parameter."""
         filters = ExecutionFilter(
             status=status if status in EXECUTION_STATUSES else "",
             workflow_id=workflow if workflow in definitions else "",
             waiting=waiting in ("1", "on", "true"),
         )
+        page = await page_executions(
+            filters, before=_cursor("before", before), after=_cursor("after", after)
+        )
         context = {
-            "recent": await list_executions(filters, limit=100),
+            "recent": page.rows,
+            "page": page,
+            "keys": key_inputs(page.rows, definitions),
             "filters": filters,
             "statuses": EXECUTION_STATUSES,
             "definitions": definitions.values(),
         }
-        # The filter form swaps only the rows; a history restore needs the whole page.
+        # The filter form and the live refresh swap only the rows; a history restore needs all.
         htmx = request.htmx
         if htmx and htmx.target == "execution-rows" and not htmx.history_restore_request:
             return Template("_execution_rows.html", context=context)
@@ -127,10 +141,16 @@ class ExecutionPages(Controller):
         # The banner (_worker_banner.html) while a step could still run.
         no_worker = not timeline.finished and await worker_watch.no_worker_polling()
         banner = {"no_worker": no_worker, "watch_workers": not timeline.finished}
+        cancelled = timeline.status == ExecutionStatus.CANCELLED
+        cancellation = await read_cancellation(execution_id) if cancelled else None
         if flash is None:
-            return Template("execution.html", context={"timeline": timeline, **banner})
+            return Template(
+                "execution.html",
+                context={"timeline": timeline, "cancellation": cancellation, **banner},
+            )
         context = {"timeline": timeline, "decision_error": flash.get("decision_error"),
-                   "entered": flash.get("entered") or {}, **banner}  # fmt: skip
+                   "entered": flash.get("entered") or {}, "cancellation": cancellation,
+                   **banner}  # fmt: skip
         template = Template("execution.html", context=context)
         template.delete_cookie(FLASH_COOKIE, path="/")
         return template
@@ -169,6 +189,16 @@ class ExecutionPages(Controller):
             f"{base_path(request, settings)}/executions/{quote(execution_id)}", status_code=303
         )
 
+    @get(
+        "/executions/{execution_id:str}/cancel",
+        guards=[requires(Role.APPROVER, "Cancelling an execution")],
+    )
+    async def confirm_cancel(
+        self, execution_id: str, live: NamedDependency[LiveUpdates]
+    ) -> Template:
+        """The confirmation step before cancelling (no JavaScript needed): a required reason."""
+        return Template("execution_cancel.html", context=await _cancel_context(live, execution_id))
+
     @post(
         "/executions/{execution_id:str}/cancel",
         status_code=303,
@@ -178,15 +208,39 @@ class ExecutionPages(Controller):
         self,
         request: Request[User, Any, Any],
         execution_id: str,
+        data: FormData,
         executions: NamedDependency[ExecutionService],
         live: NamedDependency[LiveUpdates],
         settings: NamedDependency[Settings],
-    ) -> Redirect:
+    ) -> Redirect | Template:
+        """Cancel with the reason given (recorded with who asked), back to the timeline; without
+        a reason the confirmation again with the error, 422."""
+        reason = data.get("reason", "")
         try:
-            await executions.cancel(execution_id)
+            await cancel_with_reason(executions, execution_id, request.user, reason)
+        except MissingReason as exc:
+            context = {**await _cancel_context(live, execution_id), "error": str(exc)}
+            return Template("execution_cancel.html", context=context, status_code=422)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         live.nudge(execution_id)
         return Redirect(
             f"{base_path(request, settings)}/executions/{quote(execution_id)}", status_code=303
         )
+
+
+async def _cancel_context(live: LiveUpdates, execution_id: str) -> dict[str, Any]:
+    """The timeline the confirmation page summarises (404 for an unknown execution)."""
+    try:
+        return {"timeline": await live.timelines.snapshot(execution_id), "error": ""}
+    except UnknownExecution as exc:
+        raise NotFoundException(str(exc)) from None
+
+
+def _cursor(name: str, text: str) -> Cursor | None:
+    """The `before` / `after` query parameter as a cursor; 400 naming it when malformed."""
+    try:
+        return Cursor.parse(text)
+    except ValueError:
+        problem = f"{name} must be '<started_at ISO 8601 with zone>,<id>' as the list's links give"
+        raise ValidationException(problem, extra={"errors": {name: problem}}) from None

@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import RawValue, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from app.db import step_configs
 from app.db.records import Records
 from app.definitions.lifecycle import WorkflowLifecycle
 from app.domain.availability import ServiceUnavailable, first_line
@@ -225,6 +226,7 @@ class ExecutionService:
         [timeline] = await self.client.data_converter.decode([raw.payload], [Timeline])
         assert isinstance(timeline, Timeline)
         self.conversions += 1
+        await _with_pending_modes(timeline, self.definitions.get(timeline.workflow_id))
         self._known[execution_id] = (digest, timeline)
         self._known.move_to_end(execution_id)
         while len(self._known) > self.KEEP:
@@ -267,6 +269,23 @@ class ExecutionService:
 
     async def recent(self, limit: int = 50, workflow_id: str = "") -> list[dict[str, Any]]:
         return await self.records.recent_executions(limit, workflow_id)
+
+
+async def _with_pending_modes(timeline: Timeline, definition: WorkflowDefinition | None) -> None:
+    """Give the steps not reached yet (the workflow reads a step's mode when it starts it) the
+    mode they would run in now: the configured one, else the definition's default, as the
+    engine chooses. PostgreSQL down: the default (the timeline itself comes from Temporal)."""
+    if timeline.finished or all(step.mode for step in timeline.steps):
+        return
+    try:
+        configured = await step_configs.read_workflow(timeline.workflow_id)
+    except OSError:
+        configured = {}
+    defaults = {s.id: s.default_mode for s in definition.steps} if definition else {}
+    for step in timeline.steps:
+        mode = configured[step.id].mode if step.id in configured else defaults.get(step.id)
+        if not step.mode and mode is not None:
+            step.mode = mode.value
 
 
 def _iso(value: Any) -> str:

@@ -73,6 +73,7 @@ from app.web.errors import error_response
 from app.web.health import health
 from app.web.identity import IdentityMiddleware
 from app.web.metrics import HTTP_METRICS, MetricsController
+from app.web.presentation import since, status_words, when
 from app.web.request_context import RequestContextMiddleware, bind_request_user
 from app.web.sign_in import SignInController
 from app.webhooks.api import WebhookApi
@@ -82,14 +83,6 @@ from app.workers.pages import WorkerPages
 from app.workers.service import WorkerWatch
 
 log = logging.getLogger("stepladder.web")
-
-# Every step status is also an execution status's spelling, so one table serves both.
-STATUS_ICONS = {
-    StepStatus.PENDING: "⏳", StepStatus.RUNNING: "▶", StepStatus.COMPLETED: "✓",
-    StepStatus.FAILED: "✗", StepStatus.SKIPPED: "↷", StepStatus.WAITING_APPROVAL: "⏸",
-    StepStatus.REJECTED: "✗", StepStatus.EXPIRED: "⌛", StepStatus.CANCELLED: "■",
-    StepStatus.PREPARING: "⏳", StepStatus.APPROVED: "✓",
-}  # fmt: skip
 
 
 def create_app(
@@ -159,7 +152,7 @@ def create_app(
             prefix=template_prefix(settings),
             embedded=is_embedded,
             auth_mode=settings.auth_mode,
-            status_icons=STATUS_ICONS,
+            status_words=status_words,  # beside each status icon (templates/_status.html)
             modes=DeploymentMode,
             StepStatus=StepStatus,
             DecisionAction=DecisionAction,
@@ -169,6 +162,8 @@ def create_app(
             may_approve=may_approve,
         )
         engine.engine.filters["elapsed"] = elapsed_text  # durations as people write them
+        engine.engine.filters["when"] = when  # every moment: <time>, zone and relative
+        engine.engine.filters["since"] = since  # "12 min": how long ago
 
     templates.engine_callback = template_globals
     samesite, secure = cookie_policy(settings)

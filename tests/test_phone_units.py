@@ -1,0 +1,98 @@
+"""The `when` time filter (zone and relative) and the executions list's keyset paging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import httpx
+
+from app.db.tables import Execution
+from app.executions.listing import Cursor, ExecutionFilter, page_executions
+from app.settings import Settings
+from app.web.presentation import since, when
+from tests.conftest import signed_in
+
+NOW = datetime(2026, 11, 30, 14, 5, 0, tzinfo=UTC)
+
+
+def test_when_shows_the_zone_and_how_long_ago() -> None:
+    shown = when(datetime(2026, 11, 30, 14, 2, 0, tzinfo=UTC), "started", now=lambda: NOW)
+    assert shown == (
+        '<time datetime="2026-11-30T14:02:00+00:00" title="2026-11-30 14:02:00 UTC">'
+        'started 14:02 UTC · <span class="relative">3 min ago</span></time>'
+    )
+
+
+def test_when_says_in_how_long_for_a_future_moment_and_reads_iso_strings() -> None:
+    assert 'expires 14:23 UTC · <span class="relative">in 18 min</span></time>' in when(
+        "2026-11-30T14:23:00+00:00", "expires", now=lambda: NOW
+    )
+
+
+def test_when_converts_other_zones_to_utc_and_dates_another_day() -> None:
+    paris = datetime(2026, 11, 28, 16, 2, tzinfo=timezone(timedelta(hours=1)))
+    shown = when(paris, now=lambda: NOW)
+    assert '2026-11-28 15:02 UTC · <span class="relative">1 d 23 h ago</span>' in shown
+
+
+def test_when_shows_nothing_for_no_moment_and_since_says_a_duration() -> None:
+    assert when(None) == "" and when("") == ""
+    assert since(NOW - timedelta(minutes=12), now=lambda: NOW) == "12 min"
+
+
+async def add_executions(count: int, start: datetime) -> None:
+    for n in range(count):
+        await Execution.insert(
+            Execution(
+                execution_id=f"page-{start.isoformat()}-{n}",
+                workflow_id="customer_onboarding",
+                workflow_name="Customer Onboarding",
+                definition_hash="x",
+                status="completed",
+                input={"name": f"Customer {n}"},
+                started_by="bob",
+                # Two rows share each second: the id breaks the tie.
+                started_at=start + timedelta(seconds=n // 2),
+            )
+        )
+
+
+async def test_a_page_boundary_stays_put_when_executions_start_between_requests(
+    client: httpx.AsyncClient,
+) -> None:
+    await add_executions(7, NOW)
+    first = await page_executions(ExecutionFilter(), size=3)
+    assert first.newer is None and first.older is not None
+    await add_executions(4, NOW + timedelta(hours=1))  # newer executions start meanwhile
+
+    second = await page_executions(ExecutionFilter(), before=first.older, size=3)
+    third = await page_executions(ExecutionFilter(), before=second.older, size=3)
+
+    seen = [r.execution_id for page in (first, second, third) for r in page.rows]
+    assert seen == [f"page-{NOW.isoformat()}-{n}" for n in (6, 5, 4, 3, 2, 1, 0)]
+    assert third.older is None
+    back = await page_executions(ExecutionFilter(), after=second.newer, size=3)
+    assert [r.execution_id for r in back.rows] == [r.execution_id for r in first.rows]
+
+
+def test_a_cursor_round_trips_and_refuses_a_time_without_zone() -> None:
+    cursor = Cursor(NOW, 42)
+    assert Cursor.parse(cursor.text) == cursor
+    try:
+        Cursor.parse("2026-11-30T14:05:00,42")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a cursor without zone was accepted")
+
+
+async def test_the_executions_page_has_older_and_newer_links_and_a_bad_cursor_is_400(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await add_executions(60, NOW)
+    viewer = signed_in(client, settings, "vera")
+    first = await viewer.get("/executions")
+    assert "Older →" in first.text and "← Newer" not in first.text
+    assert "Customer 59" in first.text  # the key input (customer_onboarding: name)
+    bad = await viewer.get("/executions", params={"before": "yesterday"})
+    assert bad.status_code == 400 and "before" in bad.text
