@@ -90,7 +90,9 @@ async def test_a_waiting_step_tells_every_channel_once_and_then_its_outcome(
     engine = Engine(temporal_client, definitions, queue)
     execution_id = await engine.start("customer_onboarding", PREMIUM, DEMO_USERS["bob"])
     await waiting_at(engine, execution_id, "create_crm_record")
+    # The three channels are told side by side: wait for all of them.
     await eventually(lambda: asyncio.sleep(0, len(mail.messages)), lambda n: n >= 1)
+    await eventually(lambda: asyncio.sleep(0, len(http.requests)), lambda n: n >= 2)
 
     [hook] = http.at("/hook")
     expected = "sha256=" + hmac.new(SECRET.encode(), hook.body, hashlib.sha256).hexdigest()
