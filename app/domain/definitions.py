@@ -11,6 +11,7 @@ from typing import Any
 from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.notifications import NotifySpec, parse_notify
+from app.domain.step_graph import ancestors, find_cycle, resolve, unknown_dependencies
 from app.domain.templating import TemplateProblem, referenced_paths
 from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
 
@@ -70,6 +71,8 @@ class StepDefinition:
     notify: NotifySpec | None = None  # overrides the workflow's `notify:` for this step
     # Fields the approver fills when approving; params read them as `approval.<name>`.
     approval_inputs: list[ApprovalInputSpec] = field(default_factory=list)
+    # The steps this one waits for (None: the step before it; []: none, it starts at once).
+    depends_on: list[str] | None = None
 
     @property
     def default_mode(self) -> DeploymentMode:
@@ -100,6 +103,15 @@ class WorkflowDefinition:
     def notify_for(self, step: StepDefinition) -> NotifySpec | None:
         """The step's `notify:`, else the workflow's; None when nobody is to be told."""
         return step.notify or self.notify
+
+    @property
+    def parallel(self) -> bool:
+        """Whether any step declares `depends_on` (then steps may run side by side)."""
+        return any(step.depends_on is not None for step in self.steps)
+
+    def step_graph(self) -> dict[str, tuple[str, ...]]:
+        """Step id → the step ids it waits for (app/domain/step_graph.py's rule applied)."""
+        return resolve([s.id for s in self.steps], {s.id: s.depends_on for s in self.steps})
 
     def step(self, step_id: str) -> StepDefinition:
         for step in self.steps:
@@ -143,9 +155,11 @@ class _Parser:
                 raise self.fail(f"missing {key!r}")
         inputs = [self.input_field(item) for item in raw.get("inputs") or []]
         input_names = {f.name for f in inputs}
+        graph = self.step_graph(raw["steps"])
         steps: list[StepDefinition] = []
         for item in raw["steps"]:
-            steps.append(self.step(item, input_names, earlier={s.id for s in steps}))
+            visible = ancestors(graph, str(item["id"]))  # what its templates may read
+            steps.append(self.step(item, input_names, {s.id for s in steps}, visible))
         key_input = str(raw.get("key_input") or "")
         if key_input and key_input not in input_names:
             raise self.fail(f"key_input {key_input!r} is not an input field")
@@ -163,6 +177,30 @@ class _Parser:
         )
         return replace(definition, version_hash=version_hash(definition))
 
+    def step_graph(self, items: Any) -> dict[str, tuple[str, ...]]:
+        """The steps' dependencies (see app/domain/step_graph.py), refusing a step without an
+        id, a `depends_on` that is not a list of step ids, an unknown id and a cycle."""
+        if not isinstance(items, list):
+            raise self.fail("steps must be a list")
+        declared: dict[str, list[str] | None] = {}
+        for item in items:
+            if not isinstance(item, dict) or not item.get("id"):
+                raise self.fail("every step needs an id")
+            deps = item.get("depends_on")
+            if deps is not None and (
+                not isinstance(deps, list) or not all(isinstance(d, str) for d in deps)
+            ):
+                raise self.fail("depends_on must be a list of step ids", str(item["id"]))
+            declared.setdefault(str(item["id"]), deps)
+        graph = resolve(list(declared), declared)
+        for step_id, unknown in unknown_dependencies(graph).items():
+            names = ", ".join(repr(u) for u in unknown)
+            raise self.fail(f"depends_on names unknown step(s) {names}", step_id)
+        cycle = find_cycle(graph)
+        if cycle:
+            raise self.fail(f"steps {' → '.join(cycle)} form a cycle")
+        return graph
+
     def input_field(self, item: Any) -> InputField:
         if not isinstance(item, dict) or "name" not in item:
             raise self.fail("every input needs a name")
@@ -176,9 +214,11 @@ class _Parser:
             raise self.fail(f"input {spec.name!r} is a choice without choices")
         return spec
 
-    def step(self, item: Any, input_names: set[str], earlier: set[str]) -> StepDefinition:
-        if not isinstance(item, dict) or not item.get("id"):
-            raise self.fail("every step needs an id")
+    def step(
+        self, item: Any, input_names: set[str], earlier: set[str], visible: set[str]
+    ) -> StepDefinition:
+        """One step, validated; its templates may read `steps.<id>` of the `visible` steps
+        (those it waits for, directly or not)."""
         step_id = str(item["id"])
         self.check_keys(item, step_id, earlier)
         confirmations = [
@@ -199,8 +239,8 @@ class _Parser:
         templates: list[tuple[Any, bool]] = [(step.condition, True)]
         templates += [(c.condition, True) for c in confirmations if c.condition]
         for value, is_expression in templates:
-            _check_references(value, is_expression, input_names, earlier, self.fail, step_id)
-        self.check_approval_inputs(step, input_names, earlier)
+            _check_references(value, is_expression, input_names, visible, self.fail, step_id)
+        self.check_approval_inputs(step, input_names, visible)
         return step
 
     def check_approval_inputs(
@@ -274,12 +314,19 @@ def _check_references(
         if root == "input" and (len(path) < 2 or path[1] not in input_names):
             raise fail(f"template variable {'.'.join(path)!r} is not an input field", step_id)
         if root == "steps" and (len(path) < 2 or path[1] not in earlier_steps):
-            raise fail(f"template variable {'.'.join(path)!r} is not an earlier step", step_id)
+            raise fail(
+                f"template variable {'.'.join(path)!r} is not an earlier step "
+                "(one this step waits for, directly or through depends_on)",
+                step_id,
+            )
 
 
 def version_hash(definition: WorkflowDefinition) -> str:
     content = asdict(definition)
     content.pop("version_hash", None)
+    for step in content["steps"]:  # hashes of definitions without depends_on stay as they were
+        if step["depends_on"] is None:
+            del step["depends_on"]
     canonical = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
