@@ -299,3 +299,30 @@ async def test_a_json_definition_loads_and_runs(
         timeline = await finished(engine, execution_id)
     assert timeline.status == "completed"
     assert statuses(timeline) == {"a": "completed", "b": "completed", "c": "completed"}
+
+
+async def test_an_approve_step_signal_finds_its_wait_among_two(
+    temporal_client: Client, database_url: str
+) -> None:
+    definition = define("signal_gates", [
+        s("crm", impact="write", depends_on=[]),
+        s("billing", impact="write", depends_on=[]),
+    ])  # fmt: skip
+    async with parallel_engine(temporal_client, definition) as engine:
+        execution_id = await engine.start("signal_gates", {}, BOB)
+        await both_waiting(engine, execution_id, "crm", "billing")
+        handle = temporal_client.get_workflow_handle(execution_id)
+        await handle.signal("approve_step",
+                            {"step_id": "billing", "user_id": "carol", "action": "approved"})  # fmt: skip
+        timeline = await eventually(
+            lambda: engine.timeline(execution_id),
+            lambda t: by_id(t)["billing"].status == "completed",
+        )
+        assert by_id(timeline)["crm"].status == "waiting_approval"
+        await handle.signal("approve_step",
+                            {"step_id": "crm", "user_id": "bob", "action": "rejected",
+                             "reason": "duplicate customer"})  # fmt: skip
+        timeline = await finished(engine, execution_id)
+    assert timeline.status == "rejected"
+    assert timeline.outcome == "Crm rejected by bob: duplicate customer"
+    assert statuses(timeline) == {"crm": "rejected", "billing": "completed"}
