@@ -326,3 +326,23 @@ async def test_an_approve_step_signal_finds_its_wait_among_two(
     assert timeline.status == "rejected"
     assert timeline.outcome == "Crm rejected by bob: duplicate customer"
     assert statuses(timeline) == {"crm": "rejected", "billing": "completed"}
+
+
+async def test_approver_input_stays_with_its_own_branch(
+    temporal_client: Client, database_url: str
+) -> None:
+    def gate(step_id: str) -> dict[str, Any]:
+        return s(step_id, impact="write", depends_on=[], params={"note": "{{ approval.note }}"},
+                 approval_inputs=[{"name": "note", "default": f"{step_id} default"}])  # fmt: skip
+
+    definition = define("input_gates", [gate("crm"), gate("billing")])
+    async with parallel_engine(temporal_client, definition) as engine:
+        execution_id = await engine.start("input_gates", {}, BOB)
+        await both_waiting(engine, execution_id, "crm", "billing")
+        await engine.decide(execution_id, "billing", CAROL, "approved",
+                            inputs={"note": "billing amended"})  # fmt: skip
+        await engine.decide(execution_id, "crm", BOB, "approved", inputs={"note": "crm default"})
+        timeline = await finished(engine, execution_id)
+    assert timeline.status == "completed", timeline.outcome
+    assert by_id(timeline)["billing"].result == {"note": "billing amended"}
+    assert by_id(timeline)["crm"].result == {"note": "crm default"}

@@ -11,7 +11,7 @@ from typing import Any
 from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.notifications import NotifySpec, parse_notify
-from app.domain.step_graph import ancestors, find_cycle, resolve, unknown_dependencies
+from app.domain.step_graph import ancestors, groups, parse_step_graph, resolve
 from app.domain.templating import TemplateProblem, referenced_paths
 from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
 
@@ -113,6 +113,11 @@ class WorkflowDefinition:
         """Step id → the step ids it waits for (app/domain/step_graph.py's rule applied)."""
         return resolve([s.id for s in self.steps], {s.id: s.depends_on for s in self.steps})
 
+    def parallel_groups(self) -> list[list[str]]:
+        """Step ids level by level when steps run side by side (what the timeline groups);
+        empty for a definition without `depends_on`."""
+        return groups(self.step_graph()) if self.parallel else []
+
     def step(self, step_id: str) -> StepDefinition:
         for step in self.steps:
             if step.id == step_id:
@@ -155,7 +160,7 @@ class _Parser:
                 raise self.fail(f"missing {key!r}")
         inputs = [self.input_field(item) for item in raw.get("inputs") or []]
         input_names = {f.name for f in inputs}
-        graph = self.step_graph(raw["steps"])
+        graph = parse_step_graph(raw["steps"], self.fail)
         steps: list[StepDefinition] = []
         for item in raw["steps"]:
             visible = ancestors(graph, str(item["id"]))  # what its templates may read
@@ -176,30 +181,6 @@ class _Parser:
             notify=parse_notify(raw.get("notify"), self.fail),
         )
         return replace(definition, version_hash=version_hash(definition))
-
-    def step_graph(self, items: Any) -> dict[str, tuple[str, ...]]:
-        """The steps' dependencies (see app/domain/step_graph.py), refusing a step without an
-        id, a `depends_on` that is not a list of step ids, an unknown id and a cycle."""
-        if not isinstance(items, list):
-            raise self.fail("steps must be a list")
-        declared: dict[str, list[str] | None] = {}
-        for item in items:
-            if not isinstance(item, dict) or not item.get("id"):
-                raise self.fail("every step needs an id")
-            deps = item.get("depends_on")
-            if deps is not None and (
-                not isinstance(deps, list) or not all(isinstance(d, str) for d in deps)
-            ):
-                raise self.fail("depends_on must be a list of step ids", str(item["id"]))
-            declared.setdefault(str(item["id"]), deps)
-        graph = resolve(list(declared), declared)
-        for step_id, unknown in unknown_dependencies(graph).items():
-            names = ", ".join(repr(u) for u in unknown)
-            raise self.fail(f"depends_on names unknown step(s) {names}", step_id)
-        cycle = find_cycle(graph)
-        if cycle:
-            raise self.fail(f"steps {' → '.join(cycle)} form a cycle")
-        return graph
 
     def input_field(self, item: Any) -> InputField:
         if not isinstance(item, dict) or "name" not in item:

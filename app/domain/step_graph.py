@@ -8,7 +8,8 @@ strictly sequential, and adding it to one step changes nothing else); `depends_o
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
 
 # step id → the ids it waits for (resolved: never None)
 Graph = Mapping[str, tuple[str, ...]]
@@ -26,6 +27,33 @@ def resolve(
             graph[step_id] = (order[index - 1],) if index else ()
         else:
             graph[step_id] = tuple(dict.fromkeys(given))  # duplicates dropped, order kept
+    return graph
+
+
+def parse_step_graph(
+    items: Any, fail: Callable[[str, str], Exception]
+) -> dict[str, tuple[str, ...]]:
+    """The resolved graph of a definition's raw `steps:` list. Raises `fail(problem, step_id)`
+    (step_id "" for the whole file) for a step without an id, a `depends_on` that is not a
+    list of ids, an unknown id, and a cycle ("steps a → b → a form a cycle")."""
+    if not isinstance(items, list):
+        raise fail("steps must be a list", "")
+    declared: dict[str, list[str] | None] = {}
+    for item in items:
+        if not isinstance(item, dict) or not item.get("id"):
+            raise fail("every step needs an id", "")
+        deps = item.get("depends_on")
+        if deps is not None and (
+            not isinstance(deps, list) or not all(isinstance(d, str) for d in deps)
+        ):
+            raise fail("depends_on must be a list of step ids", str(item["id"]))
+        declared.setdefault(str(item["id"]), deps)
+    graph = resolve(list(declared), declared)
+    for step_id, unknown in unknown_dependencies(graph).items():
+        raise fail(f"depends_on names unknown step(s) {', '.join(map(repr, unknown))}", step_id)
+    cycle = find_cycle(graph)
+    if cycle:
+        raise fail(f"steps {' → '.join(cycle)} form a cycle", "")
     return graph
 
 

@@ -106,7 +106,8 @@ class ExecutionWorkflow:
         context = {"input": inp.input, "steps": {}, "execution": execution, "trigger": trigger}
 
         def run_step(step: StepDefinition, state: StepState) -> Any:
-            return self._run_step(inp, step, state, context)
+            # Side by side, each branch has its own `approval` (shallow copy: `steps` is shared).
+            return self._run_step(inp, step, state, dict(context) if self._parallel else context)
 
         # Only definitions with depends_on ask for the patch: older histories replay unchanged.
         self._parallel = definition.parallel and workflow.patched(PARALLEL_STEPS)
