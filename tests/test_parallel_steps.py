@@ -346,3 +346,24 @@ async def test_approver_input_stays_with_its_own_branch(
     assert timeline.status == "completed", timeline.outcome
     assert by_id(timeline)["billing"].result == {"note": "billing amended"}
     assert by_id(timeline)["crm"].result == {"note": "crm default"}
+
+
+async def test_conditions_read_the_trigger_written_as_template_expressions(
+    temporal_client: Client, database_url: str
+) -> None:
+    # No depends_on: the sequential path reads {{ }} conditions and trigger.* as well.
+    definition = define("triggered", [
+        s("from_crm", condition="{{ trigger.source == 'crm' }}"),
+        s("from_web", condition="{{ trigger.source == 'web' }}"),
+        s("after", condition="{{ steps.from_web.status == 'skipped' }}",
+          params={"note": "{{ steps.from_crm.status }}"}),
+    ])  # fmt: skip
+    assert not definition.parallel
+    async with parallel_engine(temporal_client, definition) as engine:
+        execution_id = await engine.start("triggered", {}, BOB, via="webhook",
+                                          trigger={"source": "crm"})  # fmt: skip
+        timeline = await finished(engine, execution_id)
+    assert statuses(timeline) == {"from_crm": "completed", "from_web": "skipped",
+                                  "after": "completed"}  # fmt: skip
+    assert by_id(timeline)["after"].result == {"note": "completed"}
+    assert timeline.groups == []
