@@ -25,8 +25,11 @@ from temporalio.worker import Replayer
 
 from app.approvals.service import DecisionRefused
 from app.db.tables import StepConfig
+from app.domain.definitions import parse_definition
 from app.domain.identity import DEMO_USERS
 from app.domain.notifications import NotifySpec
+from app.steps.seeding import seed_step_configs
+from app.temporal.actions import ACTION_NAMES
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
 from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, Engine, finished, waiting_at
@@ -121,7 +124,34 @@ async def notified_then_approved(engine: Engine) -> str:
     return execution_id
 
 
+def _email(step_id: str, impact: str, depends_on: list[str]) -> dict[str, object]:
+    return {"id": step_id, "name": step_id.title(), "action": "send_email", "impact": impact,
+            "depends_on": depends_on, "params": {"to": "{{ input.email }}", "subject": step_id}}  # fmt: skip
+
+
+PARALLEL = parse_definition(
+    {"id": "parallel_gates", "name": "Parallel gates",
+     "inputs": [{"name": "email", "type": "email"}],
+     "steps": [_email("welcome", "accessory", []), _email("crm", "write", ["welcome"]),
+               _email("billing", "write", ["welcome"]), _email("done", "accessory", ["crm", "billing"])]},
+    "parallel_gates.yaml", ACTION_NAMES,
+)  # fmt: skip
+
+
+async def parallel_approvals(engine: Engine) -> str:
+    # depends_on (patch "parallel-steps"): two steps wait at once, approved in reverse order.
+    await seed_step_configs([PARALLEL])
+    parallel = Engine(engine.client, {PARALLEL.id: PARALLEL}, engine.task_queue)
+    execution_id = await parallel.start(PARALLEL.id, {"email": "p@example.com"}, BOB)
+    await waiting_at(parallel, execution_id, "crm")
+    await waiting_at(parallel, execution_id, "billing")
+    await parallel.decide(execution_id, "billing", CAROL, "approved")
+    await parallel.decide(execution_id, "crm", BOB, "approved")
+    return execution_id
+
+
 SCENARIOS = {
+    "parallel_approvals": parallel_approvals,
     "approved_journey": approved_journey,
     "rejected_after_mode_switch": rejected_after_mode_switch,
     "cancelled_while_waiting": cancelled_while_waiting,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.notifications import NotifySpec, parse_notify
+from app.domain.step_graph import ancestors, groups, parse_step_graph, resolve
 from app.domain.templating import TemplateProblem, referenced_paths
 from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
 
@@ -71,6 +72,8 @@ class StepDefinition:
     notify: NotifySpec | None = None  # overrides the workflow's `notify:` for this step
     # Fields the approver fills when approving; params read them as `approval.<name>`.
     approval_inputs: list[ApprovalInputSpec] = field(default_factory=list)
+    # The steps this one waits for (None: the step before it; []: none, it starts at once).
+    depends_on: list[str] | None = None
 
     @property
     def default_mode(self) -> DeploymentMode:
@@ -101,6 +104,20 @@ class WorkflowDefinition:
     def notify_for(self, step: StepDefinition) -> NotifySpec | None:
         """The step's `notify:`, else the workflow's; None when nobody is to be told."""
         return step.notify or self.notify
+
+    @property
+    def parallel(self) -> bool:
+        """Whether any step declares `depends_on` (then steps may run side by side)."""
+        return any(step.depends_on is not None for step in self.steps)
+
+    def step_graph(self) -> dict[str, tuple[str, ...]]:
+        """Step id → the step ids it waits for (app/domain/step_graph.py's rule applied)."""
+        return resolve([s.id for s in self.steps], {s.id: s.depends_on for s in self.steps})
+
+    def parallel_groups(self) -> list[list[str]]:
+        """Step ids level by level when steps run side by side (what the timeline groups);
+        empty for a definition without `depends_on`."""
+        return groups(self.step_graph()) if self.parallel else []
 
     def step(self, step_id: str) -> StepDefinition:
         for step in self.steps:
@@ -144,9 +161,11 @@ class _Parser:
                 raise self.fail(f"missing {key!r}")
         inputs = [self.input_field(item) for item in raw.get("inputs") or []]
         input_names = {f.name for f in inputs}
+        graph = parse_step_graph(raw["steps"], self.fail)
         steps: list[StepDefinition] = []
         for item in raw["steps"]:
-            steps.append(self.step(item, input_names, earlier={s.id for s in steps}))
+            visible = ancestors(graph, str(item["id"]))  # what its templates may read
+            steps.append(self.step(item, input_names, {s.id for s in steps}, visible))
         key_input = str(raw.get("key_input") or "")
         if key_input and key_input not in input_names:
             raise self.fail(f"key_input {key_input!r} is not an input field")
@@ -195,9 +214,11 @@ class _Parser:
             raise self.fail(f"input {spec.name!r} is a choice without choices")
         return spec
 
-    def step(self, item: Any, input_names: set[str], earlier: set[str]) -> StepDefinition:
-        if not isinstance(item, dict) or not item.get("id"):
-            raise self.fail("every step needs an id")
+    def step(
+        self, item: Any, input_names: set[str], earlier: set[str], visible: set[str]
+    ) -> StepDefinition:
+        """One step, validated; its templates may read `steps.<id>` of the `visible` steps
+        (those it waits for, directly or not)."""
         step_id = str(item["id"])
         self.check_keys(item, step_id, earlier)
         confirmations = [
@@ -218,8 +239,8 @@ class _Parser:
         templates: list[tuple[Any, bool]] = [(step.condition, True)]
         templates += [(c.condition, True) for c in confirmations if c.condition]
         for value, is_expression in templates:
-            _check_references(value, is_expression, input_names, earlier, self.fail, step_id)
-        self.check_approval_inputs(step, input_names, earlier)
+            _check_references(value, is_expression, input_names, visible, self.fail, step_id)
+        self.check_approval_inputs(step, input_names, visible)
         return step
 
     def check_approval_inputs(
@@ -293,12 +314,19 @@ def _check_references(
         if root == "input" and (len(path) < 2 or path[1] not in input_names):
             raise fail(f"template variable {'.'.join(path)!r} is not an input field", step_id)
         if root == "steps" and (len(path) < 2 or path[1] not in earlier_steps):
-            raise fail(f"template variable {'.'.join(path)!r} is not an earlier step", step_id)
+            raise fail(
+                f"template variable {'.'.join(path)!r} is not an earlier step "
+                "(one this step waits for, directly or through depends_on)",
+                step_id,
+            )
 
 
 def version_hash(definition: WorkflowDefinition) -> str:
     content = asdict(definition)
     content.pop("version_hash", None)
+    for step in content["steps"]:  # hashes of definitions without depends_on stay as they were
+        if step["depends_on"] is None:
+            del step["depends_on"]
     canonical = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

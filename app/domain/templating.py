@@ -55,9 +55,18 @@ def _defined(value: Any) -> Any:
     return value
 
 
+def condition_expression(source: str) -> str:
+    """A condition's expression: written bare (`input.tier == 'premium'`) or as one template
+    expression (`{{ steps.book.status == 'failed' }}`), whose braces are dropped."""
+    whole = _WHOLE_EXPRESSION.match(source)
+    return whole.group("expr") if whole and "{{" not in whole.group("expr") else source
+
+
 def evaluate_condition(expression: str, context: Mapping[str, Any]) -> bool:
+    """Whether the condition holds in `context` (its value taken as a bool). Raises
+    TemplateProblem naming the condition when it cannot be evaluated (a typo, a missing name)."""
     try:
-        return bool(_defined(_expression(expression)(**context)))
+        return bool(_defined(_expression(condition_expression(expression))(**context)))
     except TemplateError as exc:
         raise TemplateProblem(f"condition {expression!r}: {exc}") from exc
 
@@ -74,7 +83,7 @@ def referenced_paths(value: Any, *, is_expression: bool = False) -> Iterator[tup
         return
     if not isinstance(value, str):
         return
-    source = "{{ " + value + " }}" if is_expression else value
+    source = "{{ " + condition_expression(value) + " }}" if is_expression else value
     try:
         tree = _ENV.parse(source)
     except TemplateError as exc:

@@ -256,6 +256,7 @@ class ExecutionService:
             status=row["status"], started_by=row["started_by"],
             started_at=_iso(row["started_at"]), ended_at=_iso(row["ended_at"]),
             outcome=row["outcome"], version=-1, steps=steps, stale=True, source="records",
+            groups=definition.parallel_groups() if definition else [],
         )  # fmt: skip
 
     async def cancel(self, execution_id: str) -> None:

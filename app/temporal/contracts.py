@@ -206,6 +206,17 @@ class Timeline:
     # ("records") or this process's last answer ("last_seen"), possibly out of date.
     stale: bool = False
     source: str = "workflow"
+    # Step ids level by level when steps run side by side (`depends_on`); empty: in order.
+    groups: list[list[str]] = field(default_factory=list)
+
+    @property
+    def step_groups(self) -> list[list[StepState]]:
+        """The steps as the page lays them out: a group per level of the step graph (steps of
+        one group run side by side), or one group per step when they run in order."""
+        if not self.groups:
+            return [[step] for step in self.steps]
+        by_id = {step.id: step for step in self.steps}
+        return [[by_id[i] for i in group if i in by_id] for group in self.groups]
 
     @property
     def finished(self) -> bool:

@@ -1,4 +1,5 @@
-"""The workflow's decision desk: decisions on the one waiting step — judged by the domain's one
+"""The workflow's decision desk: decisions on the waiting steps (one at a time, or several on
+parallel branches, each found by the decision's step id) — judged by the domain's one
 rule set (`refusal`), accepted, or (a signal) ignored with the reason shown — and the queue of
 decision records still to write. Deterministic: workflow code, called from its handlers."""
 
@@ -54,7 +55,7 @@ USERS_KNOWN_BEFORE_INPUT: Mapping[str, KnownUser] = {
 
 @dataclass
 class Waiting:
-    """The one step currently waiting for decisions."""
+    """A step currently waiting for decisions."""
 
     request: ApprovalRequest
     state: StepState
@@ -66,7 +67,9 @@ class Waiting:
 
 class DecisionDesk:
     def __init__(self) -> None:
-        self.waiting: Waiting | None = None
+        # step id → its wait: one entry in a sequential execution, one per waiting branch.
+        self.waiting: dict[str, Waiting] = {}
+        self._flushing = False  # a branch is writing decision records (see `flush`)
         self._execution_id = ""
         self._workflow_id = ""
         self._known_users: Mapping[str, KnownUser] = {}
@@ -79,6 +82,10 @@ class DecisionDesk:
         known = USERS_KNOWN_BEFORE_INPUT if inp.known_users is None else inp.known_users
         # Looked up canonically: a signal from `Bob` is bob's.
         self._known_users = {canonical_user_id(name): user for name, user in known.items()}
+
+    def first_waiting(self) -> StepState | None:
+        """The step that began waiting first among those waiting now (None: none waits)."""
+        return next((w.state for w in self.waiting.values()), None)
 
     @property
     def has_unrecorded(self) -> bool:
@@ -97,7 +104,7 @@ class DecisionDesk:
             return Refusal(
                 RefusalKind.UNKNOWN_STEP, f"no step {decision.step_id!r} in this execution"
             )
-        waiting = self.waiting
+        waiting = self.waiting.get(decision.step_id)
         if waiting is None or waiting.state is not state or waiting.verdict:
             return Refusal(
                 RefusalKind.NOT_WAITING,
@@ -126,8 +133,7 @@ class DecisionDesk:
 
     def accept(self, decision: Decision) -> DecisionOutcome:
         """Take a decision `refusal` found nothing against: the step's verdict once complete."""
-        waiting = self.waiting
-        assert waiting is not None
+        waiting = self.waiting[decision.step_id]
         state = waiting.state
         decided = _dated(decision)
         state.decisions.append(decided)
@@ -170,10 +176,18 @@ class DecisionDesk:
         )
 
     async def flush(self) -> None:
-        """Write the queued decision records, one local activity each, in order."""
+        """Write the queued decision records, one local activity each, in order. Branches
+        waiting side by side may call it together: one writes, the others wait for it."""
         while self._unrecorded:
-            await run_db_activity(RecordingActivities.record_decision, self._unrecorded[0])
-            self._unrecorded.pop(0)
+            if self._flushing:
+                await workflow.wait_condition(lambda: not self._flushing)
+                continue
+            self._flushing = True
+            try:
+                await run_db_activity(RecordingActivities.record_decision, self._unrecorded[0])
+                self._unrecorded.pop(0)
+            finally:
+                self._flushing = False
 
 
 def wait_ended(step: StepDefinition, waiting: Waiting) -> tuple[StepStatus, str]:

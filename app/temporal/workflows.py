@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from app.domain.approvals import Decision, Refusal, RefusalKind, approval_request
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from app.temporal.record_queue import RecordQueue, run_db_activity
     from app.temporal.recording import RecordingActivities
     from app.temporal.signal_input import BadSignal, decode_signal, shown_under
+    from app.temporal.step_scheduler import PARALLEL_STEPS, StepScheduler, run_in_order
 
 # Workflow versions (workflow.patched ids): keep each until no execution started before it runs.
 #
@@ -59,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
 ACTION_READS_MODE_ONE_RECORD_PATH = "mode-read-with-action"
 # DECISION_AGE_WINDOW ("decision-age-window", in decision_desk.py): a decision reaching the
 # workflow past its window is refused and shown under its step.
+# PARALLEL_STEPS ("parallel-steps", in step_scheduler.py): `depends_on` steps run side by side.
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -69,6 +71,7 @@ class ExecutionWorkflow:
         self._desk = DecisionDesk()
         self._records = RecordQueue()
         self._notices = ExecutionNotices(self._bump)
+        self._parallel = False  # steps run side by side (PARALLEL_STEPS)
 
     @workflow.run
     async def run(self, inp: ExecutionInput) -> str:
@@ -102,45 +105,43 @@ class ExecutionWorkflow:
         execution = {"id": inp.execution_id, "started_by": inp.started_by}
         trigger = inp.input if inp.trigger is None else inp.trigger
         context = {"input": inp.input, "steps": {}, "execution": execution, "trigger": trigger}
+
+        def run_step(step: StepDefinition, state: StepState) -> Any:
+            # Side by side, each branch has its own `approval` (shallow copy: `steps` is shared).
+            return self._run_step(inp, step, state, dict(context) if self._parallel else context)
+
+        # Only definitions with depends_on ask for the patch: older histories replay unchanged.
+        self._parallel = definition.parallel and workflow.patched(PARALLEL_STEPS)
         try:
-            status, outcome = await self._run_steps(inp, context)
+            if self._parallel:
+                scheduler = StepScheduler(
+                    definition,
+                    timeline.steps,
+                    context,
+                    run_step,
+                    lambda state, why: self._cancel_step(inp, state, why),
+                )
+                timeline.groups = scheduler.groups
+                status, outcome = await scheduler.run()
+            else:
+                status, outcome = await run_in_order(definition, timeline.steps, context, run_step)
         except asyncio.CancelledError:
             # Cancelled from the API or `temporal workflow cancel`: record it, then end as cancelled.
-            self._desk.waiting = None
+            self._desk.waiting.clear()
             await self._records.settle()
             for state in timeline.steps:
                 if state.status in (StepStatus.WAITING_APPROVAL, *ACTIVE_STEP_STATUSES):
-                    self._finish_step(state, StepStatus.CANCELLED, summary="Execution cancelled")
-                    await self._record(inp, state)
+                    await self._cancel_step(inp, state, "Execution cancelled")
             await self._finish(inp, ExecutionStatus.CANCELLED, "Execution cancelled")
             raise
         await self._finish(inp, status, outcome)
         return status
 
-    async def _run_steps(
-        self, inp: ExecutionInput, context: dict[str, Any]
-    ) -> tuple[ExecutionStatus, str]:
-        """Run the steps in order until one stops the execution: its status and outcome."""
-        assert self._timeline is not None
-        tolerated: list[str] = []  # failed steps marked continue_on_failure
-        for step, state in zip(inp.definition.steps, self._timeline.steps, strict=True):
-            result = await self._run_step(inp, step, state, context)
-            if result in (StepStatus.COMPLETED, StepStatus.SKIPPED):
-                continue
-            if result == StepStatus.FAILED:
-                if step.continue_on_failure:
-                    tolerated.append(step.name)
-                    continue
-                return ExecutionStatus.FAILED, f"{step.name} failed: {state.error}"
-            # rejected or expired
-            summary = f"{state.summary[:1].lower()}{state.summary[1:]}"
-            return ExecutionStatus(result), f"{step.name} {summary}"
-        if tolerated:
-            return (
-                ExecutionStatus.COMPLETED,
-                f"Completed; {', '.join(tolerated)} failed (continue_on_failure)",
-            )
-        return ExecutionStatus.COMPLETED, "All steps completed"
+    async def _cancel_step(self, inp: ExecutionInput, state: StepState, summary: str) -> None:
+        """End a step that was running or waiting as cancelled, saying why, and record it."""
+        self._desk.waiting.pop(state.id, None)
+        self._finish_step(state, StepStatus.CANCELLED, summary=summary)
+        await self._record(inp, state)
 
     async def _finish(self, inp: ExecutionInput, status: ExecutionStatus, outcome: str) -> None:
         assert self._timeline is not None
@@ -240,6 +241,8 @@ class ExecutionWorkflow:
             )
         except ActivityError as exc:
             cause = exc.cause
+            if self._parallel and isinstance(cause, CancelledError):
+                raise  # its branch was cancelled (app/temporal/step_scheduler.py)
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             state.mode = state.mode or mode_of_failure(cause)
             if not state.mode:  # timed out before it could say: the mode it would have used
@@ -278,7 +281,7 @@ class ExecutionWorkflow:
         since = workflow.now()
         deadline = since + timedelta(seconds=step.approval_timeout_seconds)
         state.approval = ApprovalView.asking(request, since.isoformat(), deadline.isoformat())
-        waiting = self._desk.waiting = Waiting(request=request, state=state)
+        waiting = self._desk.waiting[step.id] = Waiting(request=request, state=state)
         state.status = StepStatus.WAITING_APPROVAL
         self._bump()
         await self._record(inp, state)
@@ -295,7 +298,7 @@ class ExecutionWorkflow:
             except TimeoutError:
                 break
             await desk.flush()
-        desk.waiting = None  # from here on every decision is refused as "not waiting"
+        desk.waiting.pop(step.id, None)  # from here on decisions are refused as "not waiting"
         await desk.flush()
         status, summary = wait_ended(step, waiting)
         self._notices.ended(notices, status, waiting)
@@ -343,8 +346,7 @@ class ExecutionWorkflow:
             self._bump()
             return
         workflow.logger.warning("approve_step signal ignored: %s", refused.message)
-        waiting = self._desk.waiting
-        target = shown_under(state, waiting.state if waiting else None, self._timeline)
+        target = shown_under(state, self._desk.first_waiting(), self._timeline)
         if target is not None:
             self._desk.ignore(decision, refused, target)
             self._bump()
