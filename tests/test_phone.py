@@ -25,6 +25,8 @@ async def every_page(engine: ExecutionService) -> dict[str, str]:
         "cancel confirmation": f"/executions/{waiting}/cancel",
         "executions": "/executions",
         "approvals": "/approvals",
+        "bulk approve pre-flight": f"/approvals/review?selected={waiting}/create_crm_record",
+        "workers": "/workers",
         "steps": "/workflows/customer_onboarding/steps",
         "step analytics": "/workflows/customer_onboarding/steps/create_crm_record",
         "tokens": "/admin/tokens",
