@@ -13,10 +13,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from app.db.demo import DemoSystems
+from app.db.policies import PolicyStore
 from app.db.records import Records
 from app.temporal.actions import ActionActivities, FaultSwitch
 from app.temporal.log_context import ActivityLogContext
 from app.temporal.notifying import NotificationActivities
+from app.temporal.policy_checks import PolicyActivities
 from app.temporal.previews import PreviewActivities
 from app.temporal.recording import LegacyRecordingActivities, OutcomeHook, RecordingActivities
 from app.temporal.workflows import ExecutionWorkflow
@@ -70,6 +72,7 @@ def engine_activities(
         *activity_methods(actions(demo, records, FaultSwitch(enabled=fault_injection))),
         *activity_methods(PreviewActivities(demo)),
         *activity_methods(notifier),
+        *activity_methods(PolicyActivities(PolicyStore())),
     ]
 
 
