@@ -1,17 +1,22 @@
-"""Safety policies, pure: the `policy:` rules parsed and refused at load (naming the file and the
-rule), and one rule's evaluation against a value (max, daily_max, allowlists, deny_prefix)."""
+"""Safety policies: the `policy:` rules parsed and refused at load (naming the file and the
+rule), one rule's evaluation against a value (max, daily_max, allowlists, deny_prefix), and the
+daily sum PostgreSQL answers (the calendar day in the rule's zone; completed steps only)."""
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from app.db.policies import PolicyStore
+from app.db.tables import StepRun
 from app.definitions.loader import load_definitions
 from app.domain.definitions import DefinitionError, parse_definition
-from app.domain.policies import PolicyRule, evaluate
+from app.domain.policies import PolicyCheck, PolicyRule, evaluate
+from app.settings import Settings, SettingsError
 from app.temporal.actions import ACTION_NAMES
 from tests.test_definitions import REPO_ROOT, onboarding
 
@@ -133,3 +138,39 @@ def test_the_shipped_policy_check_definition_is_json_with_a_deny_prefix_rule() -
     )  # fmt: skip
     assert [s.id for s in definition.steps] == ["check_task", "approve_task", "run_task"]
     assert definition.step("approve_task").default_mode == "validation_required"
+
+
+def test_the_default_zone_of_daily_limits_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env().policy_time_zone == "UTC"
+    monkeypatch.setenv("STEPLADDER_POLICY_TIME_ZONE", "Europe/Paris")
+    assert Settings.from_env().policy_time_zone == "Europe/Paris"
+    monkeypatch.setenv("STEPLADDER_POLICY_TIME_ZONE", "Paris")
+    with pytest.raises(SettingsError, match="STEPLADDER_POLICY_TIME_ZONE must be an IANA"):
+        Settings.from_env()
+
+
+async def _checked(execution_id: str, at: datetime, value: int, step_status: str) -> None:
+    check = PolicyCheck("daily", "amount", value, "daily max 1,000", passed=True)
+    await PolicyStore().record(execution_id, "pay", "charge", [check], at)
+    await StepRun.insert(
+        StepRun(run_key=f"{execution_id}/charge", execution_id=execution_id, workflow_id="pay",
+                step_id="charge", mode="always_auto", status=step_status, started_at=at,
+                ended_at=at, summary="", error="")
+    )  # fmt: skip
+
+
+async def test_the_daily_sum_counts_completed_steps_of_the_zones_calendar_day(
+    database_url: str,
+) -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    # 23:30 UTC the day before is 00:30 in Paris: today there, yesterday in UTC.
+    await _checked("late-evening", datetime(2026, 11, 29, 23, 30, tzinfo=UTC), 300, "completed")
+    await _checked("this-morning", datetime(2026, 11, 30, 8, 0, tzinfo=UTC), 200, "completed")
+    await _checked("rejected", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), 5000, "rejected")
+    await _checked("yesterday", datetime(2026, 11, 29, 10, 0, tzinfo=UTC), 7000, "completed")
+    store = PolicyStore()
+    assert await store.counted_today("pay", "daily", "Europe/Paris", now, "new") == 500
+    assert await store.counted_today("pay", "daily", "UTC", now, "new") == 200
+    assert await store.counted_today("pay", "daily", "UTC", now, "this-morning") == 0
+    assert await store.counted_today("other", "daily", "UTC", now, "new") == 0
+    assert await store.counted_today("pay", "other_rule", "UTC", now, "new") == 0
