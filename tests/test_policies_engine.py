@@ -20,6 +20,7 @@ from app.temporal.actions import ACTION_NAMES
 from app.temporal.contracts import StepState, Timeline
 from tests.conftest import api_headers, signed_in
 from tests.helpers import Engine, eventually, finished, waiting_at
+from tests.test_steps_web import csrf_token
 
 ADA, BOB, CAROL = DEMO_USERS["ada"], DEMO_USERS["bob"], DEMO_USERS["carol"]
 API = "/api/workflows/executions"
@@ -183,7 +184,7 @@ async def test_allowlists_of_email_domains_and_exact_phone_numbers(
 
 
 async def test_the_policy_check_definition_end_to_end_through_the_json_api(
-    client: httpx.AsyncClient, engine: Engine
+    client: httpx.AsyncClient, engine: Engine, settings: Settings
 ) -> None:
     started = await client.post(f"{API}/start", headers=api_headers("carol"), json={
         "workflow_id": "policy_check", "workflow_data": {"task": "Water the plants"}})  # fmt: skip
@@ -213,3 +214,22 @@ async def test_the_policy_check_definition_end_to_end_through_the_json_api(
     assert [s["status"] for s in denied["steps"]] == ["policy_denied", "pending", "pending"]
     assert denied["steps"][0]["policy_checks"][0]["action"] == "deny"
     assert len(await DemoTask.select().run()) == 1  # the forbidden task never ran
+
+    # Pages say it in words and colour, like failed.
+    browser = signed_in(client, settings, "vera")
+    page = (await browser.get(f"/executions/{denied_id}")).text
+    assert "This execution was denied by a safety policy: Policy check denied by policy" in page
+    assert 'class="status status-policy_denied"' in page and "Policy denied" in page
+    assert "Denied</strong> — no_forbidden: task Forbidden: drop prod begins with" in page
+    listing = (await browser.get("/executions?status=policy_denied")).text
+    assert denied_id in listing and execution_id not in listing and "Policy denied" in listing
+    form = await signed_in(client, settings, "bob").get("/workflows/policy_check")
+    assert form.status_code == 200 and 'name="task"' in form.text
+    posted = await client.post(
+        "/workflows/policy_check/executions",
+        data={"task": "forbidden from the form", "_csrf_token": csrf_token(form.text)},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    from_form = posted.headers["location"].rsplit("/", 1)[1]
+    assert (await finished(engine, from_form)).status == "policy_denied"
