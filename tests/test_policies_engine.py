@@ -225,6 +225,15 @@ async def test_the_policy_check_definition_end_to_end_through_the_json_api(
     assert denied_id in listing and execution_id not in listing and "Policy denied" in listing
     form = await signed_in(client, settings, "bob").get("/workflows/policy_check")
     assert form.status_code == 200 and 'name="task"' in form.text
+    assert "Safety policies" in form.text
+    assert (
+        "no_forbidden</strong>: task of Policy check — not beginning with &#39;forbidden&#39;"
+        in (form.text)
+    )
+    assert "on breach: deny" in form.text
+    detail = (await client.get("/api/workflows/policy_check", headers=api_headers("vera"))).json()
+    assert detail["policy"][0]["id"] == "no_forbidden"
+    assert detail["policy"][0]["deny_prefix"] == "forbidden"
     posted = await client.post(
         "/workflows/policy_check/executions",
         data={"task": "forbidden from the form", "_csrf_token": csrf_token(form.text)},
@@ -233,3 +242,26 @@ async def test_the_policy_check_definition_end_to_end_through_the_json_api(
     assert posted.status_code == 303, posted.text
     from_form = posted.headers["location"].rsplit("/", 1)[1]
     assert (await finished(engine, from_form)).status == "policy_denied"
+
+
+async def test_a_denied_branch_cancels_the_steps_running_beside_it(
+    temporal_client: Client, settings: Settings, worker: Any, database_url: str
+) -> None:
+    raw = {
+        "id": "pay_parallel", "name": "Pay parallel", "inputs": [{"name": "amount"}],
+        "policy": [{"id": "max_payment", "step": "charge", "field": "amount", "max": 10}],
+        "steps": [
+            {"id": "review", "name": "Review", "action": "note", "impact": "write",
+             "depends_on": [], "params": {"message": "reviewed"}},
+            {"id": "charge", "name": "Charge", "action": "note", "impact": "accessory",
+             "depends_on": [], "params": {"amount": "{{ input.amount }}"}},
+        ],
+    }  # fmt: skip
+    definition = parse_definition(raw, "pay_parallel.json", ACTION_NAMES)
+    engine = await engine_for(temporal_client, settings, definition)
+    execution_id = await engine.start("pay_parallel", {"amount": "11"}, BOB)
+    timeline = await finished(engine, execution_id)
+    assert timeline.status == "policy_denied"
+    assert timeline.outcome == "Charge denied by policy: max_payment: amount 11 is above 10"
+    assert step(timeline, "review").status == "cancelled"  # it was waiting for approval
+    assert step(timeline, "review").summary == "Cancelled: Charge policy denied"

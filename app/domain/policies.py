@@ -55,6 +55,11 @@ class PolicyRule:
     def forces_approval(self) -> bool:
         return self.on_breach == OnBreach.REQUIRE_APPROVAL
 
+    @property
+    def limits(self) -> str:
+        """The rule's checks in words ("max 5,000; daily max 20,000"), as pages list them."""
+        return evaluate(self, None).limit
+
 
 @dataclass
 class PolicyCheck:
