@@ -99,6 +99,17 @@ async def test_a_breach_with_deny_stops_the_execution_as_policy_denied(
         lambda rows: any(r["status"] == "policy_denied" for r in rows),
     )  # fmt: skip
     assert {r["step_id"] for r in recorded} == {"charge_payment"}
+    # Read from the records (what pages show when no worker answers), the checks are there too.
+    fresh = Engine(temporal_client, {definition.id: definition}, settings.task_queue)
+    from_records = await fresh._unconfirmed(execution_id)  # noqa: SLF001 — the records path
+    assert from_records.source == "records" and from_records.status == "policy_denied"
+    [read] = step(from_records, "charge_payment").policy_checks
+    assert (read.rule, read.value, read.passed, read.action) == (
+        "max_payment",
+        "9000",
+        False,
+        "deny",
+    )
 
     # Within the limit, the same rule passes and is recorded as passed.
     ok_id = await engine.start("pay_deny", {"amount": 4000}, CAROL)

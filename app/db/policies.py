@@ -56,15 +56,22 @@ class PolicyStore:
                 check.action, check.message, checked_at,
             )  # fmt: skip
 
-    async def checks_of(self, execution_id: str) -> list[dict[str, object]]:
-        """Every check recorded for the execution, oldest first (rule, step, value, result)."""
-        rows: list[dict[str, object]] = (
+    async def checks_by_step(self, execution_id: str) -> dict[str, list[PolicyCheck]]:
+        """Every check recorded for the execution, by step id, in the order they were written
+        (what a timeline read from the records shows; values as recorded text)."""
+        rows = (
             await PolicyCheckRecord.select()
             .where(PolicyCheckRecord.execution_id == execution_id)
-            .order_by(PolicyCheckRecord.checked_at)
+            .order_by(PolicyCheckRecord._meta.primary_key)
             .run()
         )
-        return rows
+        by_step: dict[str, list[PolicyCheck]] = {}
+        for row in rows:
+            by_step.setdefault(row["step_id"], []).append(
+                PolicyCheck(row["rule_id"], row["field"], row["value"], row["limits"],
+                            row["passed"], row["action"], row["message"])
+            )  # fmt: skip
+        return by_step
 
 
 async def add_demo_task(run_key: str, task: str, requested_by: str) -> None:
