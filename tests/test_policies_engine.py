@@ -142,6 +142,8 @@ async def test_a_breach_with_require_approval_makes_an_always_auto_step_wait(
     html = page.text
     assert "Policy breach — approval required: max_payment: amount 9,000 is above 5,000" in html
     assert "Policy checks" in html
+    inbox = await client.get("/api/workflows/approvals", headers=api_headers("bob"))
+    assert inbox.status_code == 200 and execution_id in inbox.text  # waits like any approval
 
     await engine.decide(execution_id, "charge_payment", BOB, "approved")
     done = await finished(engine, execution_id)
