@@ -1,10 +1,9 @@
 """The one generic, deterministic workflow that interprets any workflow definition.
 
-Per step: condition → mode (read from PostgreSQL by an activity, so an admin's change reaches
-running executions) → for approval modes a preview and impact analysis, then a wait for
-decisions (the `decide` update with its validator, or the `approve_step` signal) → the action
-activity → the outcome recorded. The `timeline` query returns everything a page shows.
-"""
+Per step: condition → safety policies (policy_checks.py) → mode (read from PostgreSQL by an
+activity, so an admin's change reaches running executions) → for approval modes (or a policy
+breach) a preview and impact analysis, then a wait for decisions (`decide` update or
+`approve_step` signal) → the action activity → the outcome recorded; query `timeline` for all."""
 
 from __future__ import annotations
 
