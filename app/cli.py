@@ -117,6 +117,7 @@ async def _run_worker(settings: Settings) -> None:
         fault_injection=settings.fault_injection,
         shutdown_grace=settings.worker_shutdown_grace,
         notifier=NotificationActivities.from_settings(settings),
+        policy_time_zone=settings.policy_time_zone,
     )
     log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
     async with tables_bound(settings.database_url), worker, syncing_schedules(settings, client):

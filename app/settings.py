@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,6 +136,17 @@ def parse_rate_limit(name: str, raw: str) -> RateLimit | None:
 
 def _env_rate(name: str, default: str) -> RateLimit | None:
     return parse_rate_limit(name, os.environ.get(name, "").strip() or default)
+
+
+def _env_zone(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{name} must be an IANA time zone like Europe/Paris, got {value!r}"
+        ) from None
+    return value
 
 
 def _webhook_secrets() -> dict[str, str]:
@@ -269,6 +281,9 @@ class Settings:
     workers_cache_seconds: float = 5.0
     """How long a web process reuses its last DescribeTaskQueue answer (WORKERS_CACHE_SECONDS):
     banners cost no RPC per request."""
+    policy_time_zone: str = "UTC"
+    """The IANA zone whose calendar day a `policy:` rule's daily_max sums over when the rule
+    gives no `time_zone` (STEPLADDER_POLICY_TIME_ZONE)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -333,6 +348,7 @@ class Settings:
             smtp_from=os.environ.get("SMTP_FROM", "stepladder@localhost"),
             worker_stale_after=_env_seconds("WORKER_STALE_AFTER", 90.0),
             workers_cache_seconds=_env_seconds("WORKERS_CACHE_SECONDS", 5.0, allow_zero=True),
+            policy_time_zone=_env_zone("STEPLADDER_POLICY_TIME_ZONE", "UTC"),
         )
 
     @property

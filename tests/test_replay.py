@@ -150,7 +150,38 @@ async def parallel_approvals(engine: Engine) -> str:
     return execution_id
 
 
+async def policy_denied(engine: Engine) -> str:
+    # `policy:` (patch "policy-checks"): the shipped policy_check definition denies a task
+    # beginning with "forbidden" in its first step (check_policies activity → policy_denied).
+    policy_check = DEFINITIONS["policy_check"]
+    await seed_step_configs([policy_check])
+    checked = Engine(engine.client, {policy_check.id: policy_check}, engine.task_queue)
+    return await checked.start(policy_check.id, {"task": "Forbidden: wipe the disks"}, BOB)
+
+
+async def policy_breach_approved(engine: Engine) -> str:
+    # on_breach require_approval: an always_auto step waits, is approved, then runs.
+    await seed_step_configs([REVIEWED])
+    reviewed = Engine(engine.client, {REVIEWED.id: REVIEWED}, engine.task_queue)
+    execution_id = await reviewed.start(REVIEWED.id, {"task": "a large task"}, BOB)
+    await waiting_at(reviewed, execution_id, "check_task")
+    await reviewed.decide(execution_id, "check_task", CAROL, "approved")
+    return execution_id
+
+
+REVIEWED = parse_definition(
+    {"id": "policy_reviewed", "name": "Policy reviewed", "inputs": [{"name": "task"}],
+     "policy": [{"id": "small_tasks", "field": "task", "allow": ["a small task"],
+                 "on_breach": "require_approval"}],
+     "steps": [{"id": "check_task", "name": "Check", "action": "note", "impact": "accessory",
+                "params": {"task": "{{ input.task }}"}}]},
+    "policy_reviewed.json", ACTION_NAMES,
+)  # fmt: skip
+
+
 SCENARIOS = {
+    "policy_denied": policy_denied,
+    "policy_breach_approved": policy_breach_approved,
     "parallel_approvals": parallel_approvals,
     "approved_journey": approved_journey,
     "rejected_after_mode_switch": rejected_after_mode_switch,

@@ -219,6 +219,35 @@ class ExecutionCancellation(Table, tablename="execution_cancellations"):
     cancelled_at = Timestamptz()
 
 
+class PolicyCheckRecord(Table, tablename="policy_checks"):
+    """One `policy:` rule's check of one step run (app/temporal/policy_checks.py): the value of
+    the rule's field in the rendered params (`amount` when it is a number), the limits, and
+    whether it passed or what the breach did (`action`: deny / require_approval)."""
+
+    check_key = Varchar(length=400, unique=True)  # "<execution>/<step>/<rule>": retries upsert
+    execution_id = Varchar(length=100, index=True)
+    workflow_id = Varchar(length=100, index=True)
+    step_id = Varchar(length=100)
+    rule_id = Varchar(length=100)
+    field = Varchar(length=100)
+    value = Text(default="")
+    amount = DoublePrecision(null=True, default=None)
+    limits = Text(default="")
+    passed = Boolean(default=True)
+    action = Varchar(length=32, default="")
+    message = Text(default="")
+    checked_at = Timestamptz()
+
+
+class DemoTask(Table, tablename="demo_tasks"):
+    """A task the policy_check definition's last step carried out (one row per step run)."""
+
+    run_key = Varchar(length=250, unique=True)
+    task = Text()
+    requested_by = Varchar(length=200, default="")
+    created_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
@@ -235,4 +264,6 @@ TABLES: tuple[type[Table], ...] = (
     NotificationDelivery,
     StepPreview,
     ExecutionCancellation,
+    PolicyCheckRecord,
+    DemoTask,
 )

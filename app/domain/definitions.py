@@ -7,11 +7,11 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.notifications import NotifySpec, parse_notify
+from app.domain.policies import PolicyRule, known_zone, parse_policies
 from app.domain.step_graph import ancestors, groups, parse_step_graph, resolve
 from app.domain.templating import TemplateProblem, referenced_paths
 from app.domain.triggers import ScheduleTrigger, WebhookTrigger, parse_triggers
@@ -93,6 +93,7 @@ class WorkflowDefinition:
     schedules: list[ScheduleTrigger] = field(default_factory=list)
     webhooks: list[WebhookTrigger] = field(default_factory=list)
     notify: NotifySpec | None = None  # who hears of waiting steps (app/domain/notifications.py)
+    policy: list[PolicyRule] = field(default_factory=list)  # safety rules (domain/policies.py)
 
     def key_of(self, data: Mapping[str, Any] | None) -> str:
         """The execution's key input as text ("" when the definition declares none)."""
@@ -128,7 +129,8 @@ class WorkflowDefinition:
 
 _STEP_KEYS = {f for f in StepDefinition.__dataclass_fields__}
 _FIELD_KEYS = {f for f in InputField.__dataclass_fields__}
-_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers", "notify"}
+_TOP_KEYS = {"id", "name", "description", "inputs", "steps", "key_input", "triggers", "notify",
+             "policy"}  # fmt: skip
 
 
 def parse_definition(raw: Any, source: str, actions: Collection[str]) -> WorkflowDefinition:
@@ -180,6 +182,7 @@ class _Parser:
             schedules=schedules,
             webhooks=webhooks,
             notify=parse_notify(raw.get("notify"), self.fail),
+            policy=parse_policies(raw.get("policy"), {s.id for s in steps}, self.fail),
         )
         definition = replace(definition, schedules=self.checked_schedules(definition))
         return replace(definition, version_hash=version_hash(definition))
@@ -190,7 +193,7 @@ class _Parser:
         checked = []
         for schedule in definition.schedules:
             errors = validate_input(definition, schedule.input)
-            if not _known_zone(schedule.time_zone):
+            if not known_zone(schedule.time_zone):
                 raise self.fail(
                     f"trigger {schedule.id!r} (schedule): time_zone {schedule.time_zone!r} is not"
                     " an IANA time zone (like UTC or Europe/Paris)"
@@ -324,6 +327,8 @@ def _check_references(
 def version_hash(definition: WorkflowDefinition) -> str:
     content = asdict(definition)
     content.pop("version_hash", None)
+    if not content["policy"]:  # hashes of definitions without policy stay as they were
+        del content["policy"]
     for step in content["steps"]:  # hashes of definitions without depends_on stay as they were
         if step["depends_on"] is None:
             del step["depends_on"]
@@ -369,14 +374,6 @@ def normalise_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dic
             value = value.strip()
         result[spec.name] = value
     return result
-
-
-def _known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def _looks_like_email(value: str) -> bool:

@@ -23,6 +23,8 @@ class StepStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # A safety policy (`policy:`, on_breach deny) refused the step's rendered params: it never ran.
+    POLICY_DENIED = "policy_denied"
 
     @property
     def final(self) -> bool:
@@ -35,8 +37,8 @@ class StepStatus(StrEnum):
         return self.value.replace("_", " ")
 
 
-# The statuses a step run ends in (promotion counts among these); cancelled ends a run too but
-# says nothing about the step's reliability, so it is not among them.
+# The statuses a step run ends in (promotion counts among these); cancelled and policy_denied end
+# a run too but say nothing about the step's reliability, so they are not among them.
 FINAL_STEP_STATUSES = frozenset(
     {
         StepStatus.COMPLETED,
@@ -59,6 +61,7 @@ class ExecutionStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    POLICY_DENIED = "policy_denied"  # a step's params breached a `policy:` rule with deny
 
     @property
     def finished(self) -> bool:

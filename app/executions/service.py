@@ -17,6 +17,7 @@ from temporalio.common import RawValue, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.db import step_configs
+from app.db.policies import PolicyStore
 from app.db.records import Records
 from app.definitions.lifecycle import WorkflowLifecycle
 from app.domain.availability import ServiceUnavailable, first_line
@@ -250,6 +251,9 @@ class ExecutionService:
         by_id = {r["step_id"]: r for r in step_rows}
         ids = [s.id for s in definition.steps] if definition else list(by_id)
         steps = [_recorded_step(step_id, by_id.get(step_id), definition) for step_id in ids]
+        checks = await PolicyStore().checks_by_step(execution_id)  # the policy checks recorded
+        for state in steps:
+            state.policy_checks = checks.get(state.id, [])
         return Timeline(
             execution_id=execution_id, workflow_id=row["workflow_id"],
             workflow_name=row["workflow_name"], definition_hash=row["definition_hash"],

@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from app.db.demo import DemoSystems
+from app.db.policies import add_demo_task
 from app.db.records import Records
 from app.domain.modes import DeploymentMode
 from app.temporal.contracts import ActionInput, ActionResult, ModeLookup
@@ -195,6 +196,20 @@ class ActionActivities:
             inp.run_key, to=p["to"], subject=p["subject"], body=p.get("body", "")
         )
         return ActionResult(summary=f"Queued '{p['subject']}' to {p['to']}", data={"to": p["to"]})
+
+    @step_action("note")
+    async def note(self, inp: ActionInput) -> ActionResult:
+        """Touches nothing: says `params.message` (steps that only check or confirm, like the
+        policy_check definition's first two)."""
+        message = str(inp.params.get("message") or "Done")
+        return ActionResult(summary=message, data={"message": message})
+
+    @step_action("run_task")
+    async def run_task(self, inp: ActionInput) -> ActionResult:
+        """Carries out `params.task`: one row in demo_tasks per step run."""
+        task = str(inp.params["task"])
+        await add_demo_task(inp.run_key, task, str(inp.params.get("requested_by") or ""))
+        return ActionResult(summary=f"Task done: {task}", data={"task": task})
 
 
 def action_names(actions: type[ActionActivities]) -> frozenset[str]:

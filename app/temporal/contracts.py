@@ -8,6 +8,7 @@ from typing import Any
 from app.domain.approvals import ApprovalRequest, Decision
 from app.domain.definitions import WorkflowDefinition
 from app.domain.notifications import Notice
+from app.domain.policies import PolicyCheck
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 WORKFLOW_TYPE = "StepladderExecution"
@@ -185,6 +186,8 @@ class StepState:
     ignored_signals: list[str] = field(default_factory=list)
     # Notifications about this step that could not be delivered, in words (never fatal).
     notices: list[str] = field(default_factory=list)
+    # The safety policies checked before the step ran (app/temporal/policy_checks.py).
+    policy_checks: list[PolicyCheck] = field(default_factory=list)
 
 
 @dataclass

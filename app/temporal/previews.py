@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 from app.db.demo import DemoSystems
 from app.db.step_previews import StepPreviews
@@ -189,4 +189,8 @@ async def build_preview(
             retry_policy=_PREVIEW_RETRY,
         )  # fmt: skip
     except ActivityError as exc:
+        if isinstance(exc.cause, CancelledError):
+            # Its step was cancelled (the execution, or a parallel branch another step stopped)
+            # while the preview was built: end the step, do not go on to wait.
+            raise asyncio.CancelledError() from exc
         return preview_unavailable(request, exc.cause or exc)

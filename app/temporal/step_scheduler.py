@@ -136,7 +136,7 @@ class StepScheduler:
                     note_outcome(self.context, state)
                     stop = stopping_outcome(step, state, result)
                     if stop:
-                        await self._cancel_branches(tasks, finished, f"{step.name} {result}")
+                        await self._cancel_branches(tasks, finished, f"{step.name} {result.label}")
                         return stop
                     if tolerated_failure(step, result):
                         tolerated.append(step.name)

@@ -13,10 +13,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from app.db.demo import DemoSystems
+from app.db.policies import PolicyStore
 from app.db.records import Records
 from app.temporal.actions import ActionActivities, FaultSwitch
 from app.temporal.log_context import ActivityLogContext
 from app.temporal.notifying import NotificationActivities
+from app.temporal.policy_checks import PolicyActivities
 from app.temporal.previews import PreviewActivities
 from app.temporal.recording import LegacyRecordingActivities, OutcomeHook, RecordingActivities
 from app.temporal.workflows import ExecutionWorkflow
@@ -56,6 +58,7 @@ def engine_activities(
     fault_injection: bool,
     actions: type[ActionActivities] = ActionActivities,
     notifier: NotificationActivities | None = None,
+    policy_time_zone: str = "UTC",
 ) -> list[Callable[..., Any]]:
     """Every activity the workflow calls, on the engine's data access: the records (with the
     promotion hook `on_outcome`), the actions of `actions` (fault injections applied only when
@@ -70,6 +73,7 @@ def engine_activities(
         *activity_methods(actions(demo, records, FaultSwitch(enabled=fault_injection))),
         *activity_methods(PreviewActivities(demo)),
         *activity_methods(notifier),
+        *activity_methods(PolicyActivities(PolicyStore(), policy_time_zone)),
     ]
 
 
@@ -82,11 +86,13 @@ def build_worker(
     actions: type[ActionActivities] = ActionActivities,
     shutdown_grace: float = 0.0,
     notifier: NotificationActivities | None = None,
+    policy_time_zone: str = "UTC",
 ) -> Worker:
     """The worker `stepladder worker` runs. `on_outcome(workflow_id, step_id)` is called for
     each step with a final outcome, inside the transaction recording it (the steps' promotion
     rules); `actions` may be a subclass declaring more actions (tests, benchmarks). On shutdown,
-    running activities get `shutdown_grace` seconds to finish before they are cancelled."""
+    running activities get `shutdown_grace` seconds to finish before they are cancelled.
+    `policy_time_zone`: the daily window of `policy:` rules that give no `time_zone`."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -96,6 +102,7 @@ def build_worker(
             fault_injection=fault_injection,
             actions=actions,
             notifier=notifier,
+            policy_time_zone=policy_time_zone,
         ),
         workflow_runner=workflow_runner(),
         # The client's interceptors (tracing, when on) apply too: the worker takes them from it.

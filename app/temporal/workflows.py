@@ -1,10 +1,9 @@
 """The one generic, deterministic workflow that interprets any workflow definition.
 
-Per step: condition → mode (read from PostgreSQL by an activity, so an admin's change reaches
-running executions) → for approval modes a preview and impact analysis, then a wait for
-decisions (the `decide` update with its validator, or the `approve_step` signal) → the action
-activity → the outcome recorded. The `timeline` query returns everything a page shows.
-"""
+Per step: condition → safety policies (policy_checks.py) → mode (read from PostgreSQL by an
+activity, so an admin's change reaches running executions) → for approval modes (or a policy
+breach) a preview and impact analysis, then a wait for decisions (`decide` update or
+`approve_step` signal) → the action activity → the outcome recorded; query `timeline` for all."""
 
 from __future__ import annotations
 
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from app.temporal.decision_desk import DecisionDesk, Waiting, wait_ended
     from app.temporal.notices import ExecutionNotices
+    from app.temporal.policy_checks import POLICY_CHECKS, breach_warnings, check_step
     from app.temporal.previews import build_preview
     from app.temporal.record_queue import RecordQueue, run_db_activity
     from app.temporal.recording import RecordingActivities
@@ -61,6 +61,7 @@ ACTION_READS_MODE_ONE_RECORD_PATH = "mode-read-with-action"
 # DECISION_AGE_WINDOW ("decision-age-window", in decision_desk.py): a decision reaching the
 # workflow past its window is refused and shown under its step.
 # PARALLEL_STEPS ("parallel-steps", in step_scheduler.py): `depends_on` steps run side by side.
+# POLICY_CHECKS ("policy-checks", in policy_checks.py): `policy:` rules checked before a step.
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -177,6 +178,14 @@ class ExecutionWorkflow:
             self._finish_step(state, StepStatus.FAILED, error=str(exc))
             await self._record(inp, state)
             return StepStatus.FAILED
+        forced = False  # a require_approval policy breach: the step waits whatever its mode
+        if inp.definition.policy and workflow.patched(POLICY_CHECKS):
+            policy = await check_step(inp, step, state, params, self._bump)
+            if policy.denied:
+                self._finish_step(state, StepStatus.POLICY_DENIED, summary=policy.denied)
+                await self._record(inp, state)
+                return StepStatus.POLICY_DENIED
+            forced = policy.forced
 
         # Reached: one activity reads the step's mode and, when it is automatic, runs the action
         # straight away. While it is out the step shows "running" with no mode yet; a step whose
@@ -184,7 +193,7 @@ class ExecutionWorkflow:
         lookup = ModeLookup(inp.definition.id, step.id, step.default_mode.value)
         # Executions started before the patch (tests/histories/v1) read the mode in a local
         # activity first; they replay down that path, every new one takes the single activity.
-        if not self._records.legacy:
+        if not self._records.legacy and not forced:
             reached = await self._run_action(inp, step, state, params, context, lookup, check=True)
             if reached is not None:
                 return reached
@@ -194,7 +203,7 @@ class ExecutionWorkflow:
             state.mode = await run_db_activity(RecordingActivities.resolve_step_mode, lookup)
             state.summary = ""
             self._bump()
-        if DeploymentMode(state.mode).needs_approval:
+        if forced or DeploymentMode(state.mode).needs_approval:
             verdict = await self._await_decisions(inp, step, state, params, context)
             if verdict != StepStatus.APPROVED:
                 await self._record(inp, state)
@@ -273,6 +282,7 @@ class ExecutionWorkflow:
         state.status = StepStatus.PREPARING
         self._bump()
         state.preview = await build_preview(inp, step, params)
+        state.preview.impact[:0] = breach_warnings(state.policy_checks)
         try:
             request = approval_request(step, context, inp.started_by, params)
         except TemplateProblem as exc:  # an approval input's bound could not be rendered
