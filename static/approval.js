@@ -1,5 +1,6 @@
 // The approval panel: "Approve & Continue" stays disabled until every confirmation is ticked
-// and the phrase typed exactly; "Reject" until a reason is given. The server checks the same
+// and the phrase typed exactly (and always for the starter of a four-eyes step, marked
+// data-four-eyes by the server); "Reject" until a reason is given. The server checks the same
 // again, so without this script the forms still work (the server answers with the reason).
 (function () {
   "use strict";
@@ -12,7 +13,8 @@
     var reason = form.querySelector('[name="reason"]');
     var ticked = Array.prototype.every.call(boxes, function (box) { return box.checked; });
     var typed = !phrase || phrase.value === phrase.getAttribute("data-phrase");
-    if (approve) { approve.disabled = !(ticked && typed); }
+    var barred = approve && approve.hasAttribute("data-four-eyes");
+    if (approve) { approve.disabled = barred || !(ticked && typed); }
     if (reject && reason) { reject.disabled = reason.value.trim() === ""; }
   }
 

@@ -110,14 +110,20 @@ async def test_a_refused_decision_shows_why_in_place_and_keeps_what_was_entered(
     await engine.decide(execution_id, "create_crm_record", DEMO_USERS["carol"], "approved",
                         confirmations=CRM_CONFIRMATIONS)  # fmt: skip
     await waiting_at(engine, execution_id, "setup_billing_account")
-    # Bob started this execution: the page lets him try, the workflow refuses (four eyes).
+    # Bob started this execution: four eyes — his Approve button stays disabled, even with the
+    # phrase typed, and the panel says why.
     page = await sign_in(browser, web_server, "Bob Approver")
     await page.goto(f"/executions/{execution_id}")
     billing = page.locator("#step-setup_billing_account")
     await expect(billing).to_contain_text("four eyes")
+    approve = billing.get_by_role("button", name="Approve & Continue", exact=True)
     await billing.get_by_label("Type CONFIRM BILLING to confirm").fill("CONFIRM BILLING")
     await billing.get_by_label("Reason (required to reject)").fill("my notes")
-    await billing.get_by_role("button", name="Approve & Continue", exact=True).click()
+    await expect(approve).to_be_disabled()
+    # A form sent anyway (a stale or hand-edited page): the server refuses in place and keeps
+    # what was entered.
+    await approve.evaluate("b => { b.removeAttribute('data-four-eyes'); b.disabled = false; }")
+    await approve.click()
 
     await expect(billing.get_by_role("alert")).to_contain_text(
         "the person who started the execution may not approve a critical step"

@@ -84,8 +84,10 @@ async def test_api_approve_and_reject_answer_409_403_422_and_404_with_messages(
     reject_url = f"{API}/{execution_id}/steps/setup_billing_account/reject"
     no_reason = await client.post(reject_url, json={"reason": " "}, headers=api_headers("carol"))
     assert no_reason.status_code == 422 and "reason" in no_reason.json()["detail"]
+    # A body without a reason is the same refusal as a blank one (README: 422), not a 400.
     missing_body = await client.post(reject_url, json={}, headers=api_headers("carol"))
-    assert missing_body.status_code == 400
+    assert missing_body.status_code == 422
+    assert missing_body.json()["detail"] == "a rejection needs a reason"
     rejected = await client.post(
         reject_url, json={"reason": "Billing on hold"}, headers=api_headers("carol")
     )

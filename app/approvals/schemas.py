@@ -30,7 +30,8 @@ class ApproveRequest:
 
 @dataclass
 class RejectRequest:
-    reason: str
+    reason: str = ""
+    """Why (required: a missing or blank reason answers 422 "a rejection needs a reason")."""
 
 
 @dataclass

@@ -46,4 +46,6 @@ class WorkflowLifecycle:
         current = await self.state(workflow_id)
         if current.state is WorkflowState.ARCHIVED and state is not WorkflowState.ARCHIVED:
             raise WorkflowNotAccepting(current)
+        if current.state is state and not reason:
+            return current  # asked again without a new reason: who, why and since when stand
         return await workflow_states.write_state(workflow_id, state, changed_by, reason)

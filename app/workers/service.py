@@ -32,7 +32,8 @@ def _poller(info: PollerInfo, now: datetime) -> Poller:
         last_access_time=seen,
         seconds_ago=ago,
         last_access_ago=f"{duration_text(ago)} ago" if ago is not None else "unknown",
-        rate_per_second=info.rate_per_second or None,
+        # Temporal reports 100,000/s when the worker set no limit (the server's default).
+        rate_per_second=info.rate_per_second if 0 < info.rate_per_second < 100_000 else None,
     )
 
 
