@@ -185,6 +185,9 @@ class StepState:
     ignored_signals: list[str] = field(default_factory=list)
     # Notifications about this step that could not be delivered, in words (never fatal).
     notices: list[str] = field(default_factory=list)
+    # A `run:` step: the child execution it started (its timeline at /executions/<id>).
+    child_execution_id: str = ""
+    child_workflow_id: str = ""
 
 
 @dataclass
