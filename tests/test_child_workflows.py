@@ -8,12 +8,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
 from app.approvals.inbox import waiting_approvals
 from app.db.tables import Execution
@@ -21,13 +23,17 @@ from app.definitions.loader import load_definitions
 from app.domain.child_runs import link_children
 from app.domain.definitions import DefinitionError, WorkflowDefinition, parse_definition
 from app.domain.identity import DEMO_USERS
+from app.settings import Settings
 from app.steps.seeding import seed_step_configs
 from app.steps.service import evaluate_after_outcome
-from app.temporal.actions import ActionActivities, action_names, step_action
+from app.temporal.actions import ACTION_NAMES, ActionActivities, action_names, step_action
 from app.temporal.children import child_execution_id
 from app.temporal.contracts import ActionInput, ActionResult, StepState, Timeline
 from app.temporal.worker import build_worker
+from app.web.app import create_app
+from tests.conftest import api_headers, http_client, signed_in
 from tests.helpers import Engine, eventually, finished, waiting_at
+from tests.test_web import HTML
 
 BOB = DEMO_USERS["bob"]
 
@@ -225,3 +231,46 @@ def test_the_loader_embeds_children_and_refuses_an_unknown_one(tmp_path: Path) -
     (tmp_path / "kid.yaml").unlink()
     with pytest.raises(DefinitionError, match=r"mum\.json, step 's': run 'kid'"):
         load_definitions(tmp_path, ACTIONS)
+
+
+async def test_the_parents_timeline_page_links_to_the_child(
+    settings: Settings, temporal_client: Client, worker: Worker, tmp_path: Path
+) -> None:
+    # Through the app: a folder of two files, started from the JSON API on the session worker.
+    (tmp_path / "greet.yaml").write_text(
+        "id: greet\nname: Greet\ninputs: [{name: email, type: email}]\nsteps:\n"
+        "  - {id: mail, name: Mail, action: send_email, impact: accessory,"
+        " params: {to: '{{ input.email }}', subject: Hello}}\n"
+    )
+    (tmp_path / "outer.yaml").write_text(
+        "id: outer\nname: Outer\ninputs: [{name: email, type: email}]\nsteps:\n"
+        "  - {id: greet_them, name: Greet them, run: greet, input: {email: '{{ input.email }}'}}\n"
+    )
+    app = create_app(replace(settings, definitions_dir=tmp_path, start_rate_limit=None))
+    definitions = load_definitions(tmp_path, ACTION_NAMES)
+    await seed_step_configs(definitions.values())
+    body = {"workflow_id": "outer", "workflow_data": {"email": "o@example.com"}}
+    async with http_client(app) as client:
+        started = await client.post("/api/workflows/executions/start", json=body,
+                                    headers=api_headers("carol"))  # fmt: skip
+        assert started.status_code == 201, started.text
+        execution_id = started.json()["execution_id"]
+        engine = Engine(temporal_client, definitions, settings.task_queue)
+        assert (await finished(engine, execution_id)).status == "completed"
+        child_id = child_execution_id(execution_id, "greet_them")
+        signed_in(client, settings, "vera")
+        page = await client.get(f"/executions/{execution_id}", headers=HTML)
+        assert page.status_code == 200, page.text
+        assert f'href="/executions/{child_id}"' in page.text
+        assert "Child workflow greet" in page.text and "(completed)" in page.text
+        api = await client.get(f"/api/workflows/executions/{execution_id}",
+                               headers=api_headers("vera"))  # fmt: skip
+        step_json = api.json()["steps"][0]
+        assert (step_json["child_execution_id"], step_json["child_workflow_id"]) == (
+            child_id,
+            "greet",
+        )
+        child = await client.get(
+            f"/api/workflows/executions/{child_id}", headers=api_headers("vera")
+        )
+        assert child.status_code == 200 and child.json()["status"] == "completed"
