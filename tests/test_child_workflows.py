@@ -274,3 +274,33 @@ async def test_the_parents_timeline_page_links_to_the_child(
             f"/api/workflows/executions/{child_id}", headers=api_headers("vera")
         )
         assert child.status_code == 200 and child.json()["status"] == "completed"
+
+
+async def test_a_failing_branch_cancels_a_child_running_beside_it(
+    temporal_client: Client, database_url: str
+) -> None:
+    # Side by side (depends_on): a branch that fails stops the execution; the `run:` branch
+    # waiting in its child ends cancelled, and so does the child.
+    suffix = uuid.uuid4().hex[:6]
+    child = define([{"id": "gate", "name": "Gate", "action": "note", "impact": "write"}],
+                   f"child_{suffix}")  # fmt: skip
+    parent = define([
+        {"id": "sub", "name": "Sub", "run": child["id"], "depends_on": []},
+        {"id": "boom", "name": "Boom", "action": "fail", "impact": "accessory",
+         "depends_on": ["wait_a_moment"]},
+        {"id": "wait_a_moment", "name": "Wait", "action": "note", "impact": "write",
+         "depends_on": []},
+    ], f"parent_{suffix}")  # fmt: skip
+    definitions = linked(parent, child)
+    async with child_engine(temporal_client, definitions) as engine:
+        execution_id = await engine.start(parent["id"], {}, BOB)
+        child_id = await child_started(engine, execution_id, "sub")
+        await waiting_at(engine, child_id, "gate")
+        await waiting_at(engine, execution_id, "wait_a_moment")
+        await engine.decide(execution_id, "wait_a_moment", BOB, "approved")
+        timeline = await finished(engine, execution_id)
+        child_timeline = await finished(engine, child_id)
+    assert timeline.status == "failed", timeline.outcome
+    assert step(timeline, "sub").status == "cancelled"
+    assert step(timeline, "sub").summary == "Cancelled: Boom failed"
+    assert child_timeline.status == "cancelled"
