@@ -263,6 +263,8 @@ async def test_the_parents_timeline_page_links_to_the_child(
         assert page.status_code == 200, page.text
         assert f'href="/executions/{child_id}"' in page.text
         assert "Child workflow greet" in page.text and "(completed)" in page.text
+        outer = await client.get("/workflows/outer", headers=HTML)
+        assert 'runs <a href="/workflows/greet">greet</a> (child workflow)' in outer.text
         api = await client.get(f"/api/workflows/executions/{execution_id}",
                                headers=api_headers("vera"))  # fmt: skip
         step_json = api.json()["steps"][0]
