@@ -142,8 +142,10 @@ async def test_a_childs_approval_reaches_the_inbox_and_resumes_the_parent(
     sub = step(parent, "sub")
     assert sub.status == "completed"
     assert sub.result == {"execution_id": child_id, "workflow_id": child.workflow_id,
-                          "status": "completed"}  # fmt: skip
-    assert child_id in sub.summary
+                          "status": "completed", "outcome": "All steps completed"}  # fmt: skip
+    assert sub.summary == (
+        f"Completed in child execution {child_id} ({child.workflow_name}): All steps completed"
+    )
     assert step(parent, "after").result["text"] == "completed"
     rows = await Execution.select(Execution.execution_id, Execution.status).where(
         Execution.execution_id.is_in([execution_id, child_id])
@@ -188,7 +190,10 @@ async def test_a_failing_child_fails_the_parents_step(
     assert parent.status == "failed"
     sub = step(parent, "sub")
     assert sub.status == "failed"
-    assert child.execution_id in sub.error and "failed" in sub.error
+    assert sub.error == (
+        f"Failed in child execution {child.execution_id} ({child.workflow_name}): "
+        "Boom failed: the child's system said no"
+    )
     assert step(parent, "after").status == "pending"
 
 

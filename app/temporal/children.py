@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from app.domain.statuses import ExecutionStatus, StepStatus
     from app.domain.templating import TemplateProblem, render_value
     from app.temporal.contracts import WORKFLOW_TYPE, ExecutionInput, StepState
+    from app.temporal.record_queue import run_db_activity
+    from app.temporal.recording import RecordingActivities
 
 # Workflow version (a workflow.patched id; keep it until no execution started before it runs):
 # `run:` steps start child workflows. Asked only when such a step is reached, so every history
@@ -93,15 +95,17 @@ async def run_child(
         await owner._record(inp, state)
         return StepStatus.FAILED
     status = _STEP_STATUS.get(ExecutionStatus(ended), StepStatus.FAILED)
+    # The child wrote its end before returning: its outcome in words, from PostgreSQL.
+    outcome = await run_db_activity(RecordingActivities.execution_outcome, child.execution_id)
     name = child.definition.name
-    state.result = {"execution_id": child.execution_id, "workflow_id": step.run, "status": ended}
-    context["steps"][step.id] = {"result": state.result, "summary": f"{name} {ended}"}
+    state.result = {"execution_id": child.execution_id, "workflow_id": step.run,
+                    "status": ended, "outcome": outcome}  # fmt: skip
+    said = f" in child execution {child.execution_id} ({name}): {outcome}"
+    context["steps"][step.id] = {"result": state.result, "summary": f"{ended.capitalize()}{said}"}
     if status == StepStatus.FAILED:
-        error = f"child execution {child.execution_id} ({name}) {ended}"
-        owner._finish_step(state, status, error=error)
+        owner._finish_step(state, status, error=f"Failed{said}")
     else:
-        summary = f"{ended.capitalize()} in child execution {child.execution_id} ({name})"
-        owner._finish_step(state, status, summary=summary)
+        owner._finish_step(state, status, summary=f"{ended.capitalize()}{said}")
     await owner._record(inp, state)
     return status
 
