@@ -119,6 +119,9 @@ async def test_a_small_order_runs_without_approval_and_the_ui_offers_both_demos(
     assert found["status"] == "completed", found["outcome"]
     assert statuses(found)["approve_high_amount"] == "skipped"
     assert statuses(found)["notify_customer"] == "completed"
+    # Only the order id and amount are needed: customer, email, SKU and quantity have defaults.
+    minimal = await start(client, "ada", "order_processing", {"order_id": "ORD-8", "amount": 40})
+    assert (await ended(client, minimal))["status"] == "completed"
     # Runnable from the UI: each has its start form.
     for workflow_id, field in (("order_processing", "order_id"), ("expense_approval", "employee")):
         page = await client.get(f"/workflows/{workflow_id}", headers={**HTML, **api_headers("bob")})
