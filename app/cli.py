@@ -59,6 +59,7 @@ def _configure_logging(settings: Settings) -> None:
 
 def cmd_migrate(settings: Settings) -> None:
     """Apply the migrations, then seed step configurations for the loaded definitions."""
+    from app.db.demo import DemoSystems
     from app.db.engine import migrate, tables_bound
     from app.definitions.loader import load_definitions
     from app.steps.seeding import seed_step_configs
@@ -72,7 +73,9 @@ def cmd_migrate(settings: Settings) -> None:
         await migrate(settings.database_url)
         async with tables_bound(settings.database_url):
             added = await seed_step_configs(definitions.values())
-        log.info("database is up to date; %d new step configuration(s)", added)
+            stocked = await DemoSystems().seed_inventory()  # the order demo's SKUs
+        log.info("database is up to date; %d new step configuration(s), %d demo SKU(s) stocked",
+                 added, stocked)  # fmt: skip
 
     asyncio.run(run())
 

@@ -1,8 +1,8 @@
 """Determinism guard: recorded workflow histories replay through Temporal's Replayer against
 the current workflow code, so a non-deterministic change fails the suite.
 
-tests/histories/*.json were recorded from real executions (approve, reject, mode switch, cancel)
-by the current workflow; tests/histories/v1/ by the workflow before the step's mode was read
+tests/histories/*.json were recorded from real executions (approve, reject, mode switch, cancel,
+parallel approvals, a parent whose `run:` step's child is approved) by the current workflow; tests/histories/v1/ by the workflow before the step's mode was read
 inside the action activity (workflow.patched "mode-read-with-action"). Those older histories
 stay: they prove executions started by an older worker still finish after a deploy.
 
@@ -25,6 +25,7 @@ from temporalio.worker import Replayer
 
 from app.approvals.service import DecisionRefused
 from app.db.tables import StepConfig
+from app.domain.child_runs import link_children
 from app.domain.definitions import parse_definition
 from app.domain.identity import DEMO_USERS
 from app.domain.notifications import NotifySpec
@@ -32,7 +33,15 @@ from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
-from tests.helpers import CRM_CONFIRMATIONS, DEFINITIONS, PREMIUM, Engine, finished, waiting_at
+from tests.helpers import (
+    CRM_CONFIRMATIONS,
+    DEFINITIONS,
+    PREMIUM,
+    Engine,
+    eventually,
+    finished,
+    waiting_at,
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORD = os.environ.get("STEPLADDER_RECORD_HISTORIES") == "1"
@@ -179,9 +188,42 @@ REVIEWED = parse_definition(
 )  # fmt: skip
 
 
+ONBOARDING = DEFINITIONS["customer_onboarding"]
+WITH_CHILD = link_children(
+    {"onboard_then_welcome": parse_definition(
+        {"id": "onboard_then_welcome", "name": "Onboard, then welcome",
+         "inputs": [{"name": "email", "type": "email"}],
+         "steps": [{"id": "onboard", "name": "Onboard", "run": "customer_onboarding",
+                    "input": {"name": "Pat", "email": "{{ input.email }}", "tier": "premium"}},
+                   {"id": "welcome", "name": "Welcome", "action": "send_email", "impact": "accessory",
+                    "params": {"to": "{{ input.email }}", "subject": "{{ steps.onboard.summary }}"}}]},
+        "onboard_then_welcome.yaml", ACTION_NAMES,
+    ), ONBOARDING.id: ONBOARDING},
+    {"onboard_then_welcome": "onboard_then_welcome.yaml", ONBOARDING.id: "customer_onboarding.yaml"},
+)  # fmt: skip
+
+
+async def child_approved(engine: Engine) -> str:
+    # A `run:` step (patch "child-workflows"): the child waits twice, is approved, completes.
+    await seed_step_configs(WITH_CHILD.values())
+    parent = Engine(engine.client, WITH_CHILD, engine.task_queue)
+    execution_id = await parent.start("onboard_then_welcome", {"email": "pat@example.com"}, BOB)
+    await eventually(lambda: parent.timeline(execution_id),
+                     lambda t: bool(t.steps[0].child_execution_id))  # fmt: skip
+    child_id = f"{execution_id}-onboard"
+    await waiting_at(parent, child_id, "create_crm_record")
+    await parent.decide(child_id, "create_crm_record", BOB, "approved",
+                        confirmations=CRM_CONFIRMATIONS)  # fmt: skip
+    await waiting_at(parent, child_id, "setup_billing_account")
+    await parent.decide(child_id, "setup_billing_account", CAROL, "approved",
+                        typed_confirmation="CONFIRM BILLING")  # fmt: skip
+    return execution_id
+
+
 SCENARIOS = {
     "policy_denied": policy_denied,
     "policy_breach_approved": policy_breach_approved,
+    "child_approved": child_approved,
     "parallel_approvals": parallel_approvals,
     "approved_journey": approved_journey,
     "rejected_after_mode_switch": rejected_after_mode_switch,

@@ -154,6 +154,15 @@ class Records:
         """Whether the execution's row exists (it has started, and may have finished)."""
         return bool(await Execution.exists().where(Execution.execution_id == execution_id))
 
+    async def execution_outcome(self, execution_id: str) -> str:
+        """The execution's recorded outcome in words ("" when none is recorded yet)."""
+        row = (
+            await Execution.select(Execution.outcome)
+            .where(Execution.execution_id == execution_id)
+            .first()
+        )
+        return "" if row is None else str(row["outcome"])
+
     async def recent_executions(self, limit: int, workflow_id: str = "") -> list[dict[str, Any]]:
         """The newest executions' rows, of one workflow when `workflow_id` is given."""
         query = Execution.select().order_by(Execution.started_at, ascending=False).limit(limit)

@@ -83,6 +83,64 @@ class DemoOutboxMessage(Table, tablename="demo_outbox"):
     created_at = Timestamptz()
 
 
+class DemoInventoryItem(Table, tablename="demo_inventory"):
+    """Stock of the order_processing demo: `reserved` grows with each reservation."""
+
+    sku = Varchar(length=64, primary_key=True)
+    name = Varchar(length=200)
+    on_hand = Integer(default=0)
+    reserved = Integer(default=0)
+
+
+class DemoOrder(Table, tablename="demo_orders"):
+    """Orders of the order_processing demo, one row per order id, its status moving along."""
+
+    order_id = Varchar(length=100, primary_key=True)
+    customer = Varchar(length=200)
+    email = Varchar(length=320)
+    sku = Varchar(length=64)
+    quantity = Integer(default=1)
+    amount = Integer(default=0)  # whole dollars
+    status = Varchar(length=32, default="validated")
+    payment_ref = Varchar(length=100, default="")
+    tracking_number = Varchar(length=100, default="")
+    execution_id = Varchar(length=100, default="")
+    updated_at = Timestamptz()
+
+
+class DemoReservation(Table, tablename="demo_reservations"):
+    """Stock held for an order, one per step run (`run_key`): a retry never reserves twice."""
+
+    run_key = Varchar(length=250, primary_key=True)
+    order_id = Varchar(length=100, index=True)
+    sku = Varchar(length=64)
+    quantity = Integer()
+    created_at = Timestamptz()
+
+
+class DemoPayment(Table, tablename="demo_payments"):
+    """Charges of the order_processing demo, one per step run (`run_key`)."""
+
+    run_key = Varchar(length=250, primary_key=True)
+    order_id = Varchar(length=100, index=True)
+    amount = Integer()
+    created_at = Timestamptz()
+
+
+class DemoExpense(Table, tablename="demo_expenses"):
+    """Expense claims of the expense_approval demo, one per execution, approved then reimbursed."""
+
+    execution_id = Varchar(length=100, primary_key=True)
+    employee = Varchar(length=200)
+    email = Varchar(length=320)
+    amount = Integer()  # whole dollars
+    description = Text(default="")
+    status = Varchar(length=32, default="submitted")
+    approved_by = Text(default="")  # comma-separated user ids
+    reimbursement_ref = Varchar(length=100, default="")
+    updated_at = Timestamptz()
+
+
 class StepConfig(Table, tablename="step_configs"):
     """A step's current deployment mode and promotion settings; `version` guards concurrent edits."""
 
@@ -254,6 +312,11 @@ TABLES: tuple[type[Table], ...] = (
     DemoContact,
     DemoBillingAccount,
     DemoOutboxMessage,
+    DemoInventoryItem,
+    DemoOrder,
+    DemoReservation,
+    DemoPayment,
+    DemoExpense,
     StepConfig,
     ApprovalDecision,
     ModeChangeEvent,

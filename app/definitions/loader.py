@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from app.domain.child_runs import link_children
 from app.domain.definitions import DefinitionError, WorkflowDefinition, parse_definition
 
 
@@ -16,6 +17,7 @@ def load_definitions(folder: Path, actions: Collection[str]) -> dict[str, Workfl
     """Every *.yaml / *.yml / *.json file in `folder`, validated the same way; any bad file
     stops the load (DefinitionError naming the file, and the line for unreadable JSON)."""
     found: dict[str, WorkflowDefinition] = {}
+    sources: dict[str, str] = {}
     patterns = ("*.yaml", "*.yml", "*.json")
     files: Iterable[Path] = sorted(path for pattern in patterns for path in folder.glob(pattern))
     for path in files:
@@ -24,7 +26,8 @@ def load_definitions(folder: Path, actions: Collection[str]) -> dict[str, Workfl
         if definition.id in found:
             raise DefinitionError(f"{path.name}: workflow id {definition.id!r} is used twice")
         found[definition.id] = definition
-    return found
+        sources[definition.id] = path.name
+    return link_children(found, sources)
 
 
 def read_definition_file(path: Path) -> object:

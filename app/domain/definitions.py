@@ -9,6 +9,10 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from app.domain.approval_inputs import ApprovalInputSpec, parse_approval_inputs
+
+# normalise_input and validate_input are also imported from here (their home before).
+from app.domain.definition_inputs import normalise_input as normalise_input
+from app.domain.definition_inputs import validate_input as validate_input
 from app.domain.modes import DEFAULT_MODE, PROMOTION_PATH, DeploymentMode, ImpactLevel
 from app.domain.notifications import NotifySpec, parse_notify
 from app.domain.policies import PolicyRule, known_zone, parse_policies
@@ -74,6 +78,10 @@ class StepDefinition:
     approval_inputs: list[ApprovalInputSpec] = field(default_factory=list)
     # The steps this one waits for (None: the step before it; []: none, it starts at once).
     depends_on: list[str] | None = None
+    # `run: <workflow_id>`: the step runs that definition as a child workflow (instead of an
+    # action), its `input:` rendered from this execution's context (app/temporal/children.py).
+    run: str = ""
+    input: dict[str, Any] = field(default_factory=dict)
 
     @property
     def default_mode(self) -> DeploymentMode:
@@ -94,6 +102,9 @@ class WorkflowDefinition:
     webhooks: list[WebhookTrigger] = field(default_factory=list)
     notify: NotifySpec | None = None  # who hears of waiting steps (app/domain/notifications.py)
     policy: list[PolicyRule] = field(default_factory=list)  # safety rules (domain/policies.py)
+    # The definitions its `run:` steps start, by id, each with its own children (filled at load
+    # by app/domain/child_runs.py link_children); travels with the definition to the workflow.
+    children: dict[str, WorkflowDefinition] = field(default_factory=dict)
 
     def key_of(self, data: Mapping[str, Any] | None) -> str:
         """The execution's key input as text ("" when the definition declares none)."""
@@ -223,6 +234,8 @@ class _Parser:
         """One step, validated; its templates may read `steps.<id>` of the `visible` steps
         (those it waits for, directly or not)."""
         step_id = str(item["id"])
+        if item.get("run"):
+            item = self.child_run(item, step_id)
         self.check_keys(item, step_id, earlier)
         confirmations = [
             Confirmation(**c) if isinstance(c, dict) else Confirmation(label=str(c))
@@ -239,7 +252,7 @@ class _Parser:
                "approval_inputs": parse_approval_inputs(item.get("approval_inputs"), fail_here)}
         )  # fmt: skip
         self.check_settings(step)
-        templates: list[tuple[Any, bool]] = [(step.condition, True)]
+        templates: list[tuple[Any, bool]] = [(step.condition, True), (step.input, False)]
         templates += [(c.condition, True) for c in confirmations if c.condition]
         for value, is_expression in templates:
             _check_references(value, is_expression, input_names, visible, self.fail, step_id)
@@ -260,14 +273,24 @@ class _Parser:
                 _check_references(bound, False, input_names, earlier, self.fail, step.id,
                                   extra_roots={"params": set(step.params)})  # fmt: skip
 
+    def child_run(self, item: dict[str, Any], step_id: str) -> dict[str, Any]:
+        """A `run:` step's keys with its defaults (impact read, no action); whether the workflow
+        it names exists is checked once every file is loaded (child_runs.link_children)."""
+        if item.get("action"):
+            raise self.fail("give either 'action' or 'run' (a child workflow), not both", step_id)
+        if not isinstance(item.get("input") or {}, dict):
+            raise self.fail("'input' must be a mapping of the child's input fields", step_id)
+        return {"impact": "read", **item, "run": str(item["run"]), "action": "",
+                "input": item.get("input") or {}}  # fmt: skip
+
     def check_keys(self, item: dict[str, Any], step_id: str, earlier: set[str]) -> None:
         extra = set(item) - _STEP_KEYS
         if extra:
             raise self.fail(f"unknown key(s) {', '.join(sorted(extra))}", step_id)
-        for key in ("name", "action", "impact"):
+        for key in ("name", "impact") if item.get("run") else ("name", "action", "impact"):
             if not item.get(key):
                 raise self.fail(f"missing {key!r}", step_id)
-        if item["action"] not in self.actions:
+        if not item.get("run") and item["action"] not in self.actions:
             raise self.fail(f"unknown action {item['action']!r}", step_id)
         if item["impact"] not in ImpactLevel.__members__.values():
             raise self.fail(f"unknown impact {item['impact']!r}", step_id)
@@ -329,61 +352,12 @@ def version_hash(definition: WorkflowDefinition) -> str:
     content.pop("version_hash", None)
     if not content["policy"]:  # hashes of definitions without policy stay as they were
         del content["policy"]
-    for step in content["steps"]:  # hashes of definitions without depends_on stay as they were
+    content.pop("children", None)  # a child's own hash changes with its file
+    for step in content["steps"]:  # hashes of definitions without these keys stay as they were
         if step["depends_on"] is None:
             del step["depends_on"]
+        for key in ("run", "input"):
+            if not step[key]:
+                del step[key]
     canonical = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def validate_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dict[str, str]:
-    """Field name → what is wrong with it; empty when the input can start an execution."""
-    errors: dict[str, str] = {}
-    for spec in definition.inputs:
-        value = data.get(spec.name)
-        if value in (None, "") and spec.default is not None:
-            continue
-        if value in (None, ""):
-            if spec.required:
-                errors[spec.name] = f"{spec.label} is required"
-            continue
-        if spec.type == "email" and not _looks_like_email(str(value)):
-            errors[spec.name] = f"{spec.label} must be an email address like name@example.com"
-        elif spec.type == "choice" and value not in spec.choices:
-            errors[spec.name] = f"{spec.label} must be one of {', '.join(spec.choices)}"
-        elif spec.type == "integer" and not _is_integer(value):
-            errors[spec.name] = f"{spec.label} must be a whole number"
-    unknown = set(data) - {spec.name for spec in definition.inputs}
-    for name in sorted(unknown):
-        errors[name] = f"{name!r} is not an input of {definition.id}"
-    return errors
-
-
-def normalise_input(definition: WorkflowDefinition, data: dict[str, Any]) -> dict[str, Any]:
-    """Apply defaults and types to input that `validate_input` accepted."""
-    result: dict[str, Any] = {}
-    for spec in definition.inputs:
-        value = data.get(spec.name)
-        if value in (None, ""):
-            value = spec.default
-        elif spec.type == "integer":
-            value = int(value)
-        elif spec.type == "boolean" and isinstance(value, str):
-            value = value.lower() in ("1", "true", "on", "yes")
-        elif isinstance(value, str):
-            value = value.strip()
-        result[spec.name] = value
-    return result
-
-
-def _looks_like_email(value: str) -> bool:
-    local, _, domain = value.partition("@")
-    return bool(local) and "." in domain and " " not in value and not domain.startswith(".")
-
-
-def _is_integer(value: Any) -> bool:
-    try:
-        int(value)
-    except (TypeError, ValueError):
-        return False
-    return True

@@ -188,6 +188,9 @@ class StepState:
     notices: list[str] = field(default_factory=list)
     # The safety policies checked before the step ran (app/temporal/policy_checks.py).
     policy_checks: list[PolicyCheck] = field(default_factory=list)
+    # A `run:` step: the child execution it started (its timeline at /executions/<id>).
+    child_execution_id: str = ""
+    child_workflow_id: str = ""
 
 
 @dataclass

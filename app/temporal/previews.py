@@ -120,7 +120,41 @@ class PreviewActivities:
             return await self.preview_billing_account(req)
         if req.action == "send_email":
             return preview_email(req)
+        if req.action == "review_order":
+            return await self.preview_order_review(req)
+        if req.action == "approve_expense":
+            return await self.preview_expense(req)
         return preview_generic(req)
+
+    async def preview_order_review(self, req: PreviewRequest) -> OperationPreview:
+        """The order as recorded (customer, items, amount, payment) and its status → approved."""
+        order_id = str(req.params["order_id"])
+        order = await self.demo.order(order_id) or {}
+        fields = [FieldChange("status", "approved", order.get("status"))]
+        fields += [FieldChange(name, order[name], order[name])
+                   for name in ("customer", "sku", "quantity", "amount", "payment_ref") if name in order]  # fmt: skip
+        amount = int(req.params.get("amount", order.get("amount", 0)))
+        impact = [*general_warnings(req), ImpactWarning("warning", f"High amount: {money(amount)}")]
+        if req.params.get("fraud_score") not in (None, ""):
+            impact.append(ImpactWarning("info", f"Fraud score {req.params['fraud_score']}"))
+        return OperationPreview(operation="UPDATE", target="shop.orders",
+                                environment=req.environment,
+                                summary=f"APPROVE order {order_id} ({money(amount)})",
+                                fields=fields, impact=impact)  # fmt: skip
+
+    async def preview_expense(self, req: PreviewRequest) -> OperationPreview:
+        """The claim as submitted (employee, amount, what for) and its status → approved."""
+        claim = await self.demo.expense(req.execution_id) or {}
+        fields = [FieldChange("status", "approved", claim.get("status"))]
+        fields += [FieldChange(name, claim[name], claim[name])
+                   for name in ("employee", "amount", "description") if name in claim]  # fmt: skip
+        amount = int(req.params.get("amount", claim.get("amount", 0)))
+        return OperationPreview(operation="UPDATE", target="expenses.claims",
+                                environment=req.environment,
+                                summary=f"APPROVE expense of {money(amount)} by {claim.get('employee', '?')}",
+                                fields=fields,
+                                impact=[*general_warnings(req),
+                                        ImpactWarning("warning", f"Pays out {money(amount)}")])  # fmt: skip
 
     async def preview_crm_record(self, req: PreviewRequest) -> OperationPreview:
         p = req.params

@@ -70,6 +70,11 @@ class RecordingActivities:
         return await current_mode(self.records, lookup)
 
     @activity.defn
+    async def execution_outcome(self, execution_id: str) -> str:
+        """A finished execution's recorded outcome (a `run:` step reads its child's)."""
+        return await self.records.execution_outcome(execution_id)
+
+    @activity.defn
     async def record_decision(self, rec: DecisionRecord) -> None:
         await self.records.insert_decision(
             rec.decision_key, execution_id=rec.execution_id, workflow_id=rec.workflow_id,

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from app.domain.templating import TemplateProblem, evaluate_condition, render_value
     from app.temporal.actions import mode_of_failure
     from app.temporal.amendments import amended_params, with_input_defaults
+    from app.temporal.children import run_child
     from app.temporal.contracts import (
         WORKFLOW_TYPE,
         ActionInput,
@@ -186,6 +187,8 @@ class ExecutionWorkflow:
                 await self._record(inp, state)
                 return StepStatus.POLICY_DENIED
             forced = policy.forced
+        if step.run:  # a child workflow (app/temporal/children.py, CHILD_WORKFLOWS)
+            return await run_child(self, inp, step, state, context)
 
         # Reached: one activity reads the step's mode and, when it is automatic, runs the action
         # straight away. While it is out the step shows "running" with no mode yet; a step whose
