@@ -179,3 +179,18 @@ async def test_an_expense_above_the_amount_needs_two_distinct_approvers(
     assert found["status"] == "completed", found["outcome"]
     row = await DemoExpense.select().where(DemoExpense.execution_id == execution_id).first()
     assert row is not None and row["status"] == "reimbursed" and row["reimbursement_ref"]
+
+
+async def test_a_charge_above_the_payment_policy_waits_for_approval_with_a_critical_warning(
+    client: httpx.AsyncClient,
+) -> None:
+    await prepared()
+    order = {**ORDER, "order_id": "ORD-9001", "quantity": 1, "amount": 6000}
+    execution_id = await start(client, "bob", "order_processing", order)
+    found = await waiting(client, execution_id, "charge_payment")
+    charge = next(s for s in found["steps"] if s["id"] == "charge_payment")
+    assert charge["status"] == "waiting_approval"  # auto_monitored, forced by max_payment
+    warnings = [w["message"] for w in charge["preview"]["impact"] if w["severity"] == "critical"]
+    assert any("max_payment" in w and "6,000" in w for w in warnings), warnings
+    assert await DemoPayment.count().where(DemoPayment.order_id == "ORD-9001") == 0
+    await client.post(f"{API}/{execution_id}/cancel", headers=api_headers("bob"))
