@@ -113,9 +113,9 @@ class Feed(Generic[T]):
         self._wake.set()
 
     def poke(self) -> None:
-        """The source changed (pushed by its producer, e.g. Temporal's history): read it after
-        `push_settle` — a nudge for the same change (this app's own decision, whose answer
-        arrives with the push) then shares that one read."""
+        """The source changed (pushed by its producer, e.g. Temporal's history): read it now —
+        or, while `holds` (this app's own decision in flight), at its nudge, so one read serves
+        the decision's answer and the viewers."""
         self._poked = True
         self.changed_at = self._clock()
         self._wake.set()
@@ -248,13 +248,12 @@ class Feed(Generic[T]):
             await asyncio.wait_for(self._wake.wait(), delay)
         if self._poked:
             self._poked = False
-            if self._clock() - self.nudged_at > self._tuning.push_settle:
-                # A decision through this app in flight (`holds`): its nudge follows; else a
-                # nudge within the settle time ends it early.
-                settle = self._tuning.query_timeout if self.holds else self._tuning.push_settle
+            if self.holds:
+                # A decision through this app is in flight: its nudge (or release) follows and
+                # the one read after it serves both.
                 self._wake.clear()
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), settle)
+                    await asyncio.wait_for(self._wake.wait(), self._tuning.query_timeout)
 
     def hold(self) -> None:
         """This app is about to change the source and will `nudge` (or `release`) when done."""

@@ -27,9 +27,6 @@ class LiveTuning:
     inbox_interval: float = 1.0
     """LIVE_INBOX_INTERVAL: how often the approvals inbox is read while someone watches it and
     PostgreSQL's notifications are not being received (the listener is reconnecting)."""
-    push_settle: float = 0.03
-    """LIVE_PUSH_SETTLE: wait this long after a pushed change before reading, so a nudge for the
-    same change (this app's own decision) shares the read."""
     safety_interval: float = 30.0
     """LIVE_SAFETY_INTERVAL: while changes are pushed (Temporal's history long-poll for a
     timeline, PostgreSQL LISTEN for the inbox), read anyway this often in case one was missed."""
