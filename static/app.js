@@ -91,3 +91,14 @@
     });
   }, 15000);
 })();
+
+// A live timeline event carrying the version the page already shows (the htmx answer to this
+// page's own decision rendered it a moment ago) is not swapped in again: one render per change.
+document.addEventListener("htmx:sseBeforeMessage", function (event) {
+  var message = event.detail;
+  if (!message || message.type !== "timeline" || !message.lastEventId) { return; }
+  var shown = document.querySelector("#live #timeline");
+  if (shown && shown.getAttribute("data-version") === message.lastEventId) {
+    event.preventDefault();
+  }
+});

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 
-from app.db.tables import StepConfig
+from app.db.tables import StepConfig, StepRun
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService, UnknownExecution
 from app.live.timeline_hub import TimelineHub, timeline_delay
@@ -62,6 +63,28 @@ async def approve_crm(engine: ExecutionService, execution_id: str) -> None:
     await engine.decide(
         execution_id, "create_crm_record", CAROL, "approved", confirmations=CRM_BASIC
     )
+
+
+async def records_flushed(
+    engine: ExecutionService, execution_id: str, step_id: str = "create_crm_record"
+) -> None:
+    """Wait until the waiting step's record is in PostgreSQL and the workflow task that flushed
+    it has completed (the history ends with WorkflowTaskCompleted)."""
+
+    async def waiting_rows() -> int:
+        rows = await StepRun.count().where(
+            (StepRun.execution_id == execution_id)
+            & (StepRun.step_id == step_id)
+            & (StepRun.status == "waiting_approval")
+        )
+        return int(rows)
+
+    async def last_event() -> int:
+        handle = engine.client.get_workflow_handle(execution_id)
+        return int([e async for e in handle.fetch_history_events()][-1].event_type)
+
+    await eventually(waiting_rows, bool)
+    await eventually(last_event, lambda t: t == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
 
 
 # --- the hub --------------------------------------------------------------------------------
@@ -205,6 +228,9 @@ async def test_a_decision_costs_one_query_shared_by_its_htmx_answer_and_the_watc
 ) -> None:
     execution_id = await engine.start("customer_onboarding", BASIC, BOB)
     await waiting_at(engine, execution_id, "create_crm_record")
+    # Watchers query once per workflow task Temporal's history reports: let the records' flush
+    # after the wait (one more workflow task) pass first, so only the click's own reads count.
+    await records_flushed(engine, execution_id)
     # Every timeline read of the app from here on, through the hub or not.
     read, counts = counting(ExecutionService.timeline)
     monkeypatch.setattr(ExecutionService, "timeline", read)
@@ -339,6 +365,8 @@ async def test_a_stream_skips_the_version_the_page_already_shows_and_sends_the_n
         assert first.attribute("step-create_crm_record", "data-status") != "waiting_approval"
 
     # A browser reconnecting says what it got last (Last-Event-ID): nothing older comes again.
+    await waiting_at(engine, execution_id, "setup_billing_account")
+    await records_flushed(engine, execution_id, "setup_billing_account")
     latest = await engine.timeline(execution_id)
     headers = {"last-event-id": str(latest.version)}
     async with (
@@ -349,9 +377,11 @@ async def test_a_stream_skips_the_version_the_page_already_shows_and_sends_the_n
     ):
         stream = events(response)
         await engine.cancel(execution_id)
-        nxt = await anext(stream)
-        assert nxt.event == "timeline" and int(nxt.id) > latest.version
-        assert nxt.attribute("timeline", "data-status") == "cancelled"
+        # Pushed changes: each version the cancellation goes through, all newer than `latest`.
+        received = await read_until(
+            stream, lambda e: e.attribute("timeline", "data-status") == "cancelled"
+        )
+        assert all(e.event == "timeline" and int(e.id) > latest.version for e in received)
 
 
 async def test_a_reconnect_after_the_end_gets_the_final_timeline_and_end_at_once(

@@ -55,7 +55,8 @@ class StepDecision:
             if decision.inputs:
                 check_approver_inputs(await self.live.timelines.snapshot(self.execution_id),
                                       decision)  # fmt: skip
-            outcome = await self.decisions.decide(self.execution_id, decision)
+            async with self.live.changing(self.execution_id):
+                outcome = await self.decisions.decide(self.execution_id, decision)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         except DecisionRefused as exc:

@@ -60,7 +60,8 @@ class ApprovalPages(Controller):
                                    reason=reason, inputs=inputs)  # fmt: skip
             if inputs:
                 check_approver_inputs(await live.timelines.snapshot(execution_id), decision)
-            await decisions.decide(execution_id, decision)
+            async with live.changing(execution_id):  # its answer's query serves the watcher
+                await decisions.decide(execution_id, decision)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
         except ServiceUnavailable as exc:

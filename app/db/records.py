@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
+from app.db.inbox_channel import notify_finished_sql, notify_sql
 from app.db.tables import ApprovalDecision, Execution, FaultInjection, StepConfig, StepRun
 from app.domain.statuses import ExecutionStatus, StepStatus
 
@@ -63,6 +64,7 @@ class Records:
         await Execution.update(
             {Execution.status: status, Execution.outcome: outcome, Execution.ended_at: ended_at}
         ).where(Execution.execution_id == execution_id)
+        await Execution.raw(notify_finished_sql(), execution_id, execution_id)
 
     async def upsert_step_run(
         self,
@@ -99,6 +101,8 @@ class Records:
             StepStatus.WAITING_APPROVAL.value,
             StepStatus.WAITING_APPROVAL.value, StepStatus.WAITING_APPROVAL.value,
         )  # fmt: skip
+        # Open inboxes on every web process read again when this transaction commits.
+        await StepRun.raw(notify_sql(), run_key)
 
     async def insert_decision(
         self,

@@ -80,12 +80,21 @@ class Feed(Generic[T]):
         self.nudged_at = 0.0
         """When the feed was last told of a change (loop clock); 0 if never."""
         self.answered_for = 0.0
-        """The `nudged_at` the latest successful poll was asked for: when it equals `nudged_at`,
+        """The `announced_at` the latest successful poll was asked for: when it equals that,
         `latest` already shows the last change made through this app."""
         self._empty_since = self._clock()
         self._waiters: set[asyncio.Future[T]] = set()
         self.task: asyncio.Task[None] | None = None
         self.polls = 0
+        self._poked = False
+        self.holds = 0
+        """Changes this app is making now (`hold`): a push waits for their nudge to share a read."""
+        self.changed_at = 0.0
+        """When a change was last pushed (`poke`; loop clock): `latest` is older until a poll
+        started after it answers."""
+        self.pushed = False
+        """True while changes are pushed to this feed (`poke`): then `next_delay` may answer a
+        slow safety interval instead of polling."""
 
     # -- subscribers -----------------------------------------------------------------------
     def join(self) -> Mailbox[T]:
@@ -103,14 +112,33 @@ class Feed(Generic[T]):
         self.burst_until = self.nudged_at + self._tuning.burst_window
         self._wake.set()
 
+    def poke(self) -> None:
+        """The source changed (pushed by its producer, e.g. Temporal's history): read it now —
+        or, while `holds` (this app's own decision in flight), at its nudge, so one read serves
+        the decision's answer and the viewers."""
+        self._poked = True
+        self.changed_at = self._clock()
+        self._wake.set()
+
     @property
     def done(self) -> bool:
         return self.task is not None and self.task.done()
 
+    def refresh(self) -> None:
+        """Read again now; `answer()` then waits for that read (a page load: its own fresh read,
+        shared with every viewer)."""
+        self.changed_at = self._clock()
+        self._wake.set()
+
+    @property
+    def announced_at(self) -> float:
+        """When a change was last announced, by a nudge or a push (loop clock)."""
+        return max(self.nudged_at, self.changed_at)
+
     @property
     def current(self) -> T | None:
-        """`latest` if it is known to show every change announced by a nudge, else None."""
-        if self.done or self.answered_for < self.nudged_at:
+        """`latest` if it is known to show every change announced by a nudge or a push."""
+        if self.done or self.answered_for < self.announced_at:
             return None
         return self.latest
 
@@ -153,7 +181,7 @@ class Feed(Generic[T]):
                 self.polls += 1
                 # Cleared before the query, so a nudge during it still cuts the next wait short.
                 self._wake.clear()
-                asked_for = self.nudged_at
+                asked_for = self.announced_at
                 try:
                     value = await asyncio.wait_for(self._fetch(), self._tuning.query_timeout)
                 except Gone as exc:
@@ -176,20 +204,20 @@ class Feed(Generic[T]):
             LIVE_FEEDS.dec()
 
     def _received(self, value: T, asked_for: float) -> None:
-        """A poll asked for at `asked_for` (the `nudged_at` of its start) answered `value`."""
+        """A poll asked for at `asked_for` (the `announced_at` of its start) answered `value`."""
         self.answered_for = asked_for
         if self.latest is None or self._version(value) != self._version(self.latest):
             self.latest = value
             self.last_change = self._clock()
             self._publish(value)
-        if asked_for >= self.nudged_at or self._finished(value):
+        if asked_for >= self.announced_at or self._finished(value):
             self._resolve_waiters(value)
 
     def _failed(self, exc: Exception, failures: int, asked_for: float) -> float:
         """A poll failed (the `failures`-th in a row): tell waiters, log, and answer the delay
         before the next try (doubling, up to `max_backoff`)."""
         self._on_error()
-        if asked_for >= self.nudged_at:
+        if asked_for >= self.announced_at:
             self._fail_waiters(exc)
         delay = min(self._tuning.max_backoff, self._tuning.fast_interval * 2.0**failures)
         if failures == 1 or failures % 10 == 0:
@@ -218,6 +246,23 @@ class Feed(Generic[T]):
             delay = min(delay, max(0.0, self._empty_since + self._tuning.linger - self._clock()))
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
+        if self._poked:
+            self._poked = False
+            if self.holds:
+                # A decision through this app is in flight: its nudge (or release) follows and
+                # the one read after it serves both.
+                self._wake.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._tuning.query_timeout)
+
+    def hold(self) -> None:
+        """This app is about to change the source and will `nudge` (or `release`) when done."""
+        self.holds += 1
+
+    def release(self) -> None:
+        """The change announced by `hold` is done (or refused)."""
+        self.holds = max(0, self.holds - 1)
+        self._wake.set()
 
 
 class Subscription(Generic[T]):

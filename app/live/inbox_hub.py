@@ -20,8 +20,10 @@ def items_version(items: list[WaitingApproval]) -> Hashable:
 
 
 class ApprovalInbox:
-    """Per web process: one PostgreSQL poller for the steps waiting for approval, while anyone
-    watches an inbox; each viewer filters the shared list for its own user."""
+    """Per web process: one PostgreSQL reader of the steps waiting for approval, while anyone
+    watches an inbox; each viewer filters the shared list for its own user. It reads when told
+    of a change (`changed`: the records' NOTIFY, `nudge`: this app's own starts and decisions)
+    and every `safety_interval` while `listening`, else every `inbox_interval`."""
 
     def __init__(
         self, load: Callable[[], Awaitable[list[WaitingApproval]]], tuning: LiveTuning
@@ -29,6 +31,9 @@ class ApprovalInbox:
         self._load = load
         self.tuning = tuning
         self._feed: Feed[list[WaitingApproval]] | None = None
+        self.listening = False
+        """True while PostgreSQL's notifications are received (app/db/inbox_channel.py)."""
+        self.notifications = 0
         self.polls = 0
         self.subscribers = 0
 
@@ -38,26 +43,47 @@ class ApprovalInbox:
         return await self._load()
 
     async def snapshot(self) -> list[WaitingApproval]:
-        """The poller's latest list (just after a nudge: its next read), else one read."""
+        """A list read now: the feed's next read, shared with every open inbox (which then shows
+        it too), else one read. Pages read fresh: a change no notification announced (a restored
+        or truncated table, a notification lost while reconnecting) shows at the next page load."""
         feed = self._feed
         if feed is not None and not feed.done:
+            feed.refresh()
             with suppress(FeedStopped):
                 return await feed.answer()
         return await self._poll()
 
     def _running_feed(self) -> Feed[list[WaitingApproval]]:
         if self._feed is None or self._feed.done:
-            interval = self.tuning.inbox_interval
             feed: Feed[list[WaitingApproval]] = Feed(
                 "approvals inbox",
                 self._poll,
                 version=items_version,
-                next_delay=lambda f, _: self.tuning.burst_interval if f.bursting() else interval,
+                next_delay=lambda f, _: self._next_delay(f),
                 tuning=self.tuning,
             )
+            feed.pushed = self.listening
             feed.task = asyncio.create_task(self._run(feed))
             self._feed = feed
         return self._feed
+
+    def _next_delay(self, feed: Feed[list[WaitingApproval]]) -> float:
+        if feed.pushed:
+            return self.tuning.safety_interval
+        return self.tuning.burst_interval if feed.bursting() else self.tuning.inbox_interval
+
+    def changed(self, execution_id: str = "") -> None:
+        """A notification: the waiting steps of `execution_id` changed (any web process's doing)."""
+        self.notifications += 1
+        if self._feed is not None:
+            self._feed.poke()
+
+    def set_listening(self, listening: bool) -> None:
+        """Notifications start (read at once: one may have been missed) or stop (poll again)."""
+        self.listening = listening
+        if self._feed is not None:
+            self._feed.pushed = listening
+            self._feed.poke()
 
     async def _run(self, feed: Feed[list[WaitingApproval]]) -> None:
         try:
@@ -71,6 +97,7 @@ class ApprovalInbox:
         mailbox = feed.join()
         if feed.latest is not None:
             mailbox.put(feed.latest)
+            feed.refresh()  # what it knew may be old: a newer list follows if it differs
         self.subscribers += 1
         LIVE_SUBSCRIBERS.inc()
         try:

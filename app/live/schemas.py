@@ -21,4 +21,9 @@ class LiveStats:
     timeline_subscribers: int
     inbox_polls: int
     inbox_subscribers: int
+    inbox_listening: bool = False
+    """Whether PostgreSQL's inbox notifications are being received (LISTEN connected)."""
+    inbox_notifications: int = 0
+    history_long_polls: int = 0
+    """Temporal history long-poll requests sent (each answers new events or ~20 s of none)."""
     executions: dict[str, WatcherStats] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager, suppress
@@ -18,7 +19,7 @@ from typing import Any
 
 from app.domain.statuses import ACTIVE_STEP_STATUSES, StepStatus
 from app.executions.service import UnknownExecution
-from app.live.feeds import Feed, FeedStopped, Gone, Mailbox, QueryBudget, Subscription
+from app.live.feeds import Feed, FeedStopped, Gone, Mailbox, QueryBudget, Subscription, reason
 from app.live.metrics import LIVE_SUBSCRIBERS, TIMELINE_QUERIES, TIMELINE_QUERY_ERRORS
 from app.live.schemas import WatcherStats
 from app.live.tuning import LiveTuning
@@ -26,11 +27,23 @@ from app.temporal.contracts import Timeline
 
 log = logging.getLogger("stepladder.live")
 
+Changes = Callable[[str], AsyncIterator[float]]
+"""`HistoryChanges.follow`: per long-poll answer on an execution's history, when its last state
+change was written (epoch seconds; 0.0: none)."""
+
+# Temporal's event times come from the server's clock, compared with this process's: a change
+# written this much before a query started still counts as unseen by it. 0: with clocks apart,
+# a change written just before a query could be taken as seen by it, and would show at the next
+# change or the safety read; a larger margin costs one more query per change instead.
+CLOCK_MARGIN = 0.0
+
 
 def timeline_delay(tuning: LiveTuning) -> Callable[[Feed[Timeline], Timeline], float]:
     """Fast while steps run, slow while a step waits for a person, slower the longer it is quiet."""
 
     def delay(feed: Feed[Timeline], timeline: Timeline) -> float:
+        if feed.pushed:  # Temporal's history long-poll wakes the watcher on each change
+            return tuning.safety_interval
         if feed.bursting():
             return tuning.burst_interval
         statuses = {step.status for step in timeline.steps}
@@ -54,9 +67,18 @@ class TimelineHub:
     FINISHED_CACHE = 512
     CHANGES_KEPT = 1024
 
-    def __init__(self, fetch: Callable[[str], Awaitable[Timeline]], tuning: LiveTuning) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[Timeline]],
+        tuning: LiveTuning,
+        changes: Changes | None = None,
+    ) -> None:
         self._fetch = fetch
+        self._changes = changes
         self.tuning = tuning
+        # When the latest query of each execution started (epoch seconds): history events
+        # written before it are already in what that query answered.
+        self._asked_at: OrderedDict[str, float] = OrderedDict()
         self._feeds: dict[str, Feed[Timeline]] = {}
         self._inflight: dict[str, tuple[float, asyncio.Task[Timeline]]] = {}
         # When this app last changed each execution (loop clock): reads must start after it.
@@ -76,6 +98,10 @@ class TimelineHub:
     # -- reading ---------------------------------------------------------------------------
     async def _query(self, execution_id: str) -> Timeline:
         await self._budget.take()
+        self._asked_at[execution_id] = time.time()
+        self._asked_at.move_to_end(execution_id)
+        while len(self._asked_at) > self.CHANGES_KEPT:
+            self._asked_at.popitem(last=False)
         self.queries += 1
         TIMELINE_QUERIES.inc()
         try:
@@ -144,6 +170,20 @@ class TimelineHub:
         if feed is not None:
             feed.nudge()
 
+    @asynccontextmanager
+    async def changing(self, execution_id: str) -> AsyncIterator[None]:
+        """Around a change this app makes (a decision) and then nudges: a push of that change
+        arriving first waits for the nudge, so one query serves both."""
+        feed = self._feeds.get(execution_id)
+        if feed is None or feed.done:
+            yield
+            return
+        feed.hold()
+        try:
+            yield
+        finally:
+            feed.release()
+
     # -- watching --------------------------------------------------------------------------
     def _feed(self, execution_id: str, seed: Timeline | None) -> Feed[Timeline]:
         feed = self._feeds.get(execution_id)
@@ -163,14 +203,56 @@ class TimelineHub:
         return feed
 
     async def _run(self, execution_id: str, feed: Feed[Timeline], seed: Timeline | None) -> None:
+        follower = None
+        if self._changes is not None:
+            follower = asyncio.create_task(self._follow(execution_id, feed))
+            if seed is not None:
+                feed.pushed = True  # optimistic: the first long-poll answer is immediate
         try:
             # Just queried for this viewer (`seed`): the first poll can wait one interval.
             await feed.run(timeline_delay(self.tuning)(feed, seed) if seed is not None else 0.0)
         except Exception:
             log.exception("watcher for execution %s stopped unexpectedly", execution_id)
         finally:
+            if follower is not None:
+                follower.cancel()
+                await asyncio.gather(follower, return_exceptions=True)
             if self._feeds.get(execution_id) is feed:
                 del self._feeds[execution_id]
+
+    def _unseen(self, execution_id: str, written_at: float) -> bool:
+        """Whether a change written at `written_at` may be missing from the latest query's answer
+        (it started before the change; queries in flight count too)."""
+        return written_at > 0 and written_at + CLOCK_MARGIN >= self._asked_at.get(execution_id, 0.0)
+
+    async def _follow(self, execution_id: str, feed: Feed[Timeline]) -> None:
+        """Wake `feed` on each change Temporal writes to the execution's history that its last
+        query did not see; while the long-poll fails (Temporal down) the feed polls as before
+        and this retries slowly."""
+        assert self._changes is not None
+        failures = 0
+        while True:
+            try:
+                async for written_at in self._changes(execution_id):
+                    if failures:
+                        feed.poke()  # changes during the outage: read once now
+                    feed.pushed, failures = True, 0
+                    if self._unseen(execution_id, written_at):
+                        feed.poke()
+                return  # the execution closed; its final query follows the poke
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                feed.pushed = False
+                failures += 1
+                delay = min(self.tuning.max_backoff, self.tuning.fast_interval * 2.0**failures)
+                if failures == 1 or failures % 10 == 0:
+                    log.warning(
+                        "execution %s: history long-poll failed (%s, %d in a row); polling, "
+                        "retrying in %.1fs", execution_id, reason(exc), failures, delay,
+                    )  # fmt: skip
+                feed.poke()
+                await asyncio.sleep(delay)
 
     @asynccontextmanager
     async def subscribe(

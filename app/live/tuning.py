@@ -1,4 +1,4 @@
-"""The live updates' knobs: polling intervals, lingering, budgets, read from LIVE_* variables."""
+"""The live updates' knobs (LIVE_* variables): fallback polling, safety reads, lingering, budgets."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ class LiveTuning:
     linger: float = 5.0
     """LIVE_LINGER: keep polling this long after the last viewer leaves (page reloads)."""
     inbox_interval: float = 1.0
-    """LIVE_INBOX_INTERVAL: how often the approvals inbox is read while someone watches it."""
+    """LIVE_INBOX_INTERVAL: how often the approvals inbox is read while someone watches it and
+    PostgreSQL's notifications are not being received (the listener is reconnecting)."""
+    safety_interval: float = 30.0
+    """LIVE_SAFETY_INTERVAL: while changes are pushed (Temporal's history long-poll for a
+    timeline, PostgreSQL LISTEN for the inbox), read anyway this often in case one was missed."""
     max_backoff: float = 15.0
     """LIVE_MAX_BACKOFF: longest wait between retries while Temporal or PostgreSQL is down."""
     query_timeout: float = 10.0

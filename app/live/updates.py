@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+from app.live.history import HistoryChanges
 from app.live.inbox_hub import ApprovalInbox
 from app.live.schemas import LiveStats
 from app.live.timeline_hub import TimelineHub
@@ -17,6 +19,7 @@ class LiveUpdates:
 
     timelines: TimelineHub
     inbox: ApprovalInbox
+    history: HistoryChanges | None = None
 
     def nudge(self, execution_id: str) -> None:
         """Call after this app changed an execution (a start, a decision, a cancel): its viewers
@@ -30,6 +33,11 @@ class LiveUpdates:
         self.inbox.nudge()
         return await self.timelines.fresh(execution_id)
 
+    def changing(self, execution_id: str) -> AbstractAsyncContextManager[None]:
+        """Wrap a decision in it, then call `after_change` or `nudge`: the watcher's push of the
+        same change waits for that nudge (one click, one `timeline` query)."""
+        return self.timelines.changing(execution_id)
+
     def stats(self) -> LiveStats:
         return LiveStats(
             timeline_queries=self.timelines.queries,
@@ -38,6 +46,9 @@ class LiveUpdates:
             timeline_subscribers=self.timelines.subscribers,
             inbox_polls=self.inbox.polls,
             inbox_subscribers=self.inbox.subscribers,
+            inbox_listening=self.inbox.listening,
+            inbox_notifications=self.inbox.notifications,
+            history_long_polls=self.history.requests if self.history is not None else 0,
             executions=self.timelines.watchers(),
         )
 

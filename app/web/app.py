@@ -26,6 +26,7 @@ from app.approvals.inbox import waiting_approvals
 from app.approvals.pages import ApprovalPages
 from app.approvals.service import DecisionService
 from app.db.engine import tables_bound
+from app.db.inbox_channel import listen
 from app.definitions.controllers import (
     SeedExecutionApi,
     WorkflowApi,
@@ -48,6 +49,7 @@ from app.executions.limits import StartLimiter
 from app.executions.pages import ExecutionPages
 from app.executions.service import ExecutionService
 from app.live.controllers import LiveController
+from app.live.history import HistoryChanges
 from app.live.inbox_hub import ApprovalInbox
 from app.live.timeline_hub import TimelineHub
 from app.live.tuning import LiveTuning
@@ -132,14 +134,23 @@ def create_app(
                 cache_seconds=settings.workers_cache_seconds,
                 rpc_timeout=settings.temporal_rpc_timeout,
             )
+            history = HistoryChanges(client)
             app.state.live = LiveUpdates(
-                timelines=TimelineHub(executions.timeline, tuning),
+                timelines=TimelineHub(executions.timeline, tuning, changes=history.follow),
                 inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
+                history=history,
             )
+            listener = asyncio.create_task(
+                listen(
+                    settings.database_url, app.state.live.inbox.changed,
+                    app.state.live.inbox.set_listening, max_backoff=tuning.max_backoff,
+                )
+            )  # fmt: skip
             try:
                 yield
             finally:
                 syncing.cancel()
+                listener.cancel()
                 await app.state.live.close()
                 if owns_tracing:
                     traces.shutdown()

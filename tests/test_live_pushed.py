@@ -1,0 +1,223 @@
+"""Pushed live updates: Temporal's history long-poll wakes timeline watchers, PostgreSQL
+LISTEN/NOTIFY wakes inboxes — so a change made through one web process reaches viewers of
+another at once, and an idle watcher queries nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack, asynccontextmanager, suppress
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from app.db.inbox_channel import listen
+from app.domain.identity import DEMO_USERS
+from app.executions.service import ExecutionService
+from app.live.history import HistoryChanges
+from app.live.timeline_hub import TimelineHub
+from app.live.tuning import LiveTuning
+from app.settings import Settings
+from bench.stack import WebProcess, web_process
+from tests.conftest import api_headers
+from tests.helpers import eventually, waiting_at
+from tests.sse import Event, events
+from tests.test_live import BASIC, CRM_BASIC, browser_client, counting
+
+BOB = DEMO_USERS["bob"]
+# No polling fallback could deliver within the tests' bounds: only pushed changes can.
+SLOW = LiveTuning(slow_interval=60, fast_interval=60, burst_interval=60, inbox_interval=60)
+BOUND = 2.0  # seconds from the decision's answer to the viewer's event
+
+
+Starter = Callable[[], Awaitable[str]]
+
+
+@pytest.fixture
+async def start(engine: ExecutionService) -> AsyncIterator[Starter]:
+    """Starts a basic onboarding as bob; every execution it started is cancelled afterwards (so
+    later tests find no approval left waiting)."""
+    started: list[str] = []
+
+    async def starter() -> str:
+        started.append(await engine.start("customer_onboarding", BASIC, BOB))
+        return started[-1]
+
+    yield starter
+    for execution_id in started:
+        with suppress(Exception):  # already over
+            await engine.cancel(execution_id)
+
+
+def web_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_TASK_QUEUE": settings.task_queue,
+        "LOG_LEVEL": "WARNING",
+        "STEPLADDER_START_RATE_LIMIT": "off",
+        # Polling alone would take a minute: what arrives sooner was pushed.
+        "LIVE_SLOW_INTERVAL": "60",
+        "LIVE_FAST_INTERVAL": "60",
+        "LIVE_BURST_INTERVAL": "60",
+        "LIVE_INBOX_INTERVAL": "60",
+    }
+
+
+@asynccontextmanager
+async def two_web_processes(env: dict[str, str]) -> AsyncIterator[tuple[WebProcess, WebProcess]]:
+    """Two `stepladder web` processes on one database and Temporal, started in threads (their
+    start-up waits block; this loop runs the session worker meanwhile)."""
+    with ExitStack() as stack:
+        a, b = await asyncio.gather(
+            asyncio.to_thread(stack.enter_context, web_process(env)),
+            asyncio.to_thread(stack.enter_context, web_process(env)),
+        )
+        try:
+            yield a, b
+        finally:
+            await asyncio.to_thread(stack.close)
+
+
+async def first_where(
+    stream: AsyncIterator[Event], done: Callable[[Event], bool], ready: asyncio.Event | None = None
+) -> float:
+    """The monotonic time of the first event of `stream` for which `done` holds."""
+    async for event in stream:
+        if ready is not None:
+            ready.set()
+        if done(event):
+            return time.monotonic()
+    raise AssertionError("the stream ended first")
+
+
+async def test_a_decision_through_web_process_a_reaches_sse_viewers_of_web_process_b(
+    engine: ExecutionService, settings: Settings, start: Starter
+) -> None:
+    env = web_env(settings)
+    async with two_web_processes(env) as (a, b):
+        execution_id = await start()
+        await waiting_at(engine, execution_id, "create_crm_record")
+        async with (
+            browser_client(b.url, settings, "vera") as viewer,
+            browser_client(b.url, settings, "carol") as approver,
+            viewer.stream("GET", f"/executions/{execution_id}/events") as timeline_response,
+            approver.stream("GET", "/approvals/events") as inbox_response,
+        ):
+            timeline, inbox = events(timeline_response), events(inbox_response)
+            first = await anext(timeline)
+            assert first.attribute("step-create_crm_record", "data-status") == "waiting_approval"
+            listed = await anext(inbox)
+            crm_item = f"/executions/{execution_id}#step-create_crm_record"
+            assert crm_item in listed.data
+            # Both streams of B are watching before the decision is made through A.
+            left_waiting = asyncio.create_task(first_where(
+                timeline,
+                lambda e: e.attribute("step-create_crm_record", "data-status") != "waiting_approval",
+            ))  # fmt: skip
+            left_inbox = asyncio.create_task(first_where(inbox, lambda e: crm_item not in e.data))
+            async with httpx.AsyncClient(base_url=a.url, timeout=30) as through_a:
+                answer = await through_a.post(
+                    f"/api/workflows/executions/{execution_id}/steps/create_crm_record/approve",
+                    json={"confirmations": CRM_BASIC},
+                    headers=api_headers("carol"),
+                )
+            decided = time.monotonic()
+            assert answer.status_code == 200, answer.text
+            await asyncio.wait([left_waiting, left_inbox], timeout=15)
+            async with httpx.AsyncClient(base_url=b.url, headers=api_headers("ada")) as stats:
+                counters = (await stats.get("/live/stats")).json()
+            assert left_waiting.done() and left_inbox.done(), counters
+            timeline_seen, inbox_seen = left_waiting.result(), left_inbox.result()
+            queries = counters["timeline_queries"]
+
+    assert timeline_seen - decided < BOUND, f"timeline on B after {timeline_seen - decided:.3f}s"
+    assert inbox_seen - decided < BOUND, f"inbox on B after {inbox_seen - decided:.3f}s"
+    # B queried when told of changes, not on a timer: a handful for the decision and its steps.
+    assert queries < 15, queries
+
+
+async def test_a_watcher_with_no_change_makes_no_query_in_an_idle_interval(
+    engine: ExecutionService, temporal_client: Client, start: Starter
+) -> None:
+    execution_id = await start()
+    await waiting_at(engine, execution_id, "create_crm_record")
+    fetch, counts = counting(engine.timeline)
+    hub = TimelineHub(fetch, LiveTuning(), changes=HistoryChanges(temporal_client).follow)
+    try:
+        seen = await hub.snapshot(execution_id)
+        async with hub.subscribe(execution_id, seen=seen) as subscription:
+            # ~0.7 s after a step starts waiting the workflow flushes its records (a timer, one
+            # more workflow task): that costs one query. Then nothing happens for 3 s.
+            await asyncio.sleep(1.5)
+            settled = counts[execution_id]
+            assert settled <= 2, "one query per workflow task, the first included"
+            await asyncio.sleep(3.0)  # an idle interval: nothing may happen in it
+            assert counts[execution_id] == settled, "no query while nothing changes"
+            # A change made elsewhere (not nudged through this hub) arrives pushed, at once.
+            await engine.decide(
+                execution_id, "create_crm_record", DEMO_USERS["carol"], "approved",
+                confirmations=CRM_BASIC,
+            )  # fmt: skip
+            decided = time.monotonic()
+            moved = await asyncio.wait_for(subscription.next(), timeout=BOUND)
+            assert time.monotonic() - decided < BOUND
+        crm = next(step for step in moved.steps if step.id == "create_crm_record")
+        assert crm.status != "waiting_approval"
+    finally:
+        await hub.close()
+
+
+async def test_a_history_long_poll_that_fails_falls_back_to_polling_and_never_spins(
+    engine: ExecutionService, start: Starter
+) -> None:
+    execution_id = await start()
+    await waiting_at(engine, execution_id, "create_crm_record")
+    attempts = 0
+
+    async def broken(_: str) -> AsyncIterator[float]:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError("Temporal unreachable")
+        yield 0.0  # pragma: no cover - makes this an async generator
+
+    tuning = LiveTuning(slow_interval=0.2, max_backoff=0.4, fast_interval=0.1)
+    fetch, counts = counting(engine.timeline)
+    hub = TimelineHub(fetch, tuning, changes=broken)
+    try:
+        seen = await hub.snapshot(execution_id)
+        async with hub.subscribe(execution_id, seen=seen):
+            await asyncio.sleep(2.0)
+    finally:
+        await hub.close()
+    # Polling every 0.2 s as before, retrying the long-poll at most every 0.4 s: no hot loop.
+    assert 4 <= counts[execution_id] <= 14, counts
+    assert 2 <= attempts <= 8, attempts
+
+
+async def test_the_records_notify_listeners_when_a_step_starts_and_stops_waiting(
+    engine: ExecutionService, settings: Settings, start: Starter
+) -> None:
+    received: list[str] = []
+    listening = asyncio.Event()
+    task = asyncio.create_task(
+        listen(settings.database_url, received.append, lambda on: listening.set() if on else None)
+    )
+    try:
+        await asyncio.wait_for(listening.wait(), timeout=10)
+        execution_id = await start()
+        await eventually(lambda: asyncio.sleep(0, received.count(execution_id)), bool, timeout=10)
+        await engine.decide(
+            execution_id, "create_crm_record", DEMO_USERS["carol"], "approved",
+            confirmations=CRM_BASIC,
+        )  # fmt: skip
+        await eventually(
+            lambda: asyncio.sleep(0, received.count(execution_id)), lambda n: n >= 2, timeout=10
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
