@@ -35,6 +35,8 @@ async def test_an_amended_limit_is_recorded_used_by_the_step_and_shown_as_amende
     assert crm.preview is not None
     [limit] = [f for f in crm.preview.fields if f.name == "credit_limit"]
     assert (limit.new, limit.proposed) == (3000, 5000)
+    warnings = [w.message for w in crm.preview.impact]
+    assert "Setting credit limit to $3,000" in warnings, warnings  # not the proposed $5,000
     assert crm.decisions[0].inputs == {"credit_limit": "3000", "note": "new customer, start low"}
     await engine.decide(execution_id, "setup_billing_account", CAROL, "approved",
                         typed_confirmation="CONFIRM BILLING")  # fmt: skip

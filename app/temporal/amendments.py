@@ -49,4 +49,19 @@ def amended_params(
     for change in state.preview.fields if state.preview else []:
         if change.name in amended and amended[change.name] != params.get(change.name):
             change.proposed, change.new = change.new, amended[change.name]
+            _restate_warnings(state, change.proposed, change.new)
     return amended
+
+
+def _restate_warnings(state: StepState, proposed: Any, amended: Any) -> None:
+    """Impact warnings that quoted the proposed value ("Setting credit limit to $5,000") quote
+    the amended one: the panel must not show an amount that will not be written."""
+    if state.preview is None:
+        return
+    shown = [(f"${proposed:,}", f"${amended:,}")] if isinstance(proposed, int) else []
+    shown.append((str(proposed), str(amended)))
+    for warning in state.preview.impact:
+        for old, new in shown:
+            if old in warning.message:
+                warning.message = warning.message.replace(old, new)
+                break
