@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client
 
@@ -16,7 +17,9 @@ from app.domain.triggers import seconds_of
 from app.executions.service import ExecutionService
 from app.settings import Settings
 from app.temporal.actions import ACTION_NAMES
+from tests.conftest import signed_in
 from tests.test_definitions import onboarding
+from tests.test_web import HTML
 
 
 def with_triggers(triggers: Any, **top: Any) -> dict[str, Any]:
@@ -101,3 +104,17 @@ async def test_a_paused_workflow_refuses_starts_and_resumes(
     with pytest.raises(WorkflowNotAccepting, match="archived"):
         await lifecycle.set_state(definition.id, WorkflowState.ACTIVE, "ada")
     assert (await lifecycle.states())[definition.id].state is WorkflowState.ARCHIVED
+
+
+async def test_the_workflows_page_says_which_workflow_is_paused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await WorkflowLifecycle().set_state(
+        "customer_onboarding", WorkflowState.PAUSED, "ada", "quarter close"
+    )
+    page = await signed_in(client, settings, "vera").get("/workflows", headers=HTML)
+    assert page.status_code == 200
+    assert "<strong>Paused</strong> by ada: quarter close" in page.text
+    await WorkflowLifecycle().set_state("customer_onboarding", WorkflowState.ACTIVE, "ada")
+    again = await client.get("/workflows", headers=HTML)
+    assert "Paused</strong>" not in again.text

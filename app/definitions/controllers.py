@@ -124,9 +124,15 @@ class WorkflowPages(Controller):
 
     @get("/")
     async def workflows(
-        self, definitions: NamedDependency[dict[str, WorkflowDefinition]]
+        self,
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
+        executions: NamedDependency[ExecutionService],
     ) -> Template:
-        return Template("workflows.html", context={"definitions": definitions.values()})
+        """The loaded definitions, each saying whether it is paused or archived."""
+        states = await executions.lifecycle.states()
+        return Template(
+            "workflows.html", context={"definitions": definitions.values(), "states": states}
+        )
 
     @get("/{workflow_id:str}")
     async def workflow(
