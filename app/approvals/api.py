@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import JSONBody
+from litestar.params import JSONBody, Parameter
 
 from app.approvals import inbox
 from app.approvals.bulk import APPROVED, BulkApproval, BulkRefused
-from app.approvals.dependencies import inbox_filter, provide_bulk
+from app.approvals.dependencies import inbox_cursor, inbox_filter, provide_bulk
 from app.approvals.inbox import WaitingApproval
 from app.approvals.schemas import (
     REFUSAL_STATUS,
@@ -121,16 +122,33 @@ class ApprovalApi(Controller):
         settings: NamedDependency[Settings],
         workflow_id: str | None = None,
         impact: str | None = None,
-    ) -> list[InboxItem]:
+        limit: int = Parameter(default=100, ge=1, le=500, description="Items per page."),
+        after: str | None = Parameter(
+            default=None, description="Cursor from the `X-Next-Cursor` header: the next page."
+        ),
+    ) -> Response[list[InboxItem]]:
         """Steps waiting for approval that the caller may decide (their inbox), soonest expiry
         first: workflow, the execution's key input, the preview's summary line, impact, since
         when it waits and when it expires. `workflow_id` and `impact` narrow it; an unknown
-        impact answers 400 naming the allowed values."""
+        impact answers 400 naming the allowed values. Paged by a keyset cursor over
+        (expires_at, waiting_since, execution_id, step_id): at most `limit` items; when more
+        follow, the `X-Next-Cursor` header (and a `Link: rel="next"`) gives `after` for the next
+        page, which keeps its boundary when steps start or are decided in between. A cursor the
+        inbox did not give answers 400 naming `after`."""
         only = inbox_filter(workflow_id, impact)
+        cursor = inbox_cursor("after", after)
         waiting = await inbox.waiting_approvals(definitions)
-        items = inbox.for_user(waiting, request.user, only)
+        page = inbox.page_of(inbox.for_user(waiting, request.user, only), after=cursor, size=limit)
         now = datetime.now(UTC)
-        return [inbox_item(item, request.user, settings.path_prefix, now) for item in items]
+        items = [inbox_item(item, request.user, settings.path_prefix, now) for item in page.items]
+        headers = {}
+        if page.later is not None:
+            query = urlencode({**only.params, "limit": limit, "after": page.later.text})
+            headers["X-Next-Cursor"] = page.later.text
+            headers["Link"] = (
+                f'<{settings.path_prefix}/api/workflows/approvals?{query}>; rel="next"'
+            )
+        return Response(items, headers=headers)
 
     @post("/approvals/bulk", status_code=200, responses=error_responses(400, 401, 404, 422))
     async def bulk_approve(

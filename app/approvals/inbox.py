@@ -15,6 +15,8 @@ from app.domain.modes import ImpactLevel
 from app.domain.text import duration_text
 
 IMPACTS = tuple(level.value for level in ImpactLevel)
+PAGE_SIZE = 50
+"""Items on one page of /approvals (and in its live stream, which shows the first page)."""
 
 
 class InboxFilterError(ValueError):
@@ -43,6 +45,11 @@ class InboxFilter:
                 "impact", f"impact must be one of {', '.join(IMPACTS)}, got {impact!r}"
             )
         return cls((workflow_id or "").strip(), impact)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The set filters as query parameters (for a link that keeps them)."""
+        return {k: v for k, v in (("workflow_id", self.workflow_id), ("impact", self.impact)) if v}
 
     def keeps(self, item: WaitingApproval) -> bool:
         return (not self.workflow_id or item.workflow_id == self.workflow_id) and (
@@ -172,3 +179,96 @@ def for_user(
 ) -> list[WaitingApproval]:
     """The part of the inbox `user` may decide, narrowed by `only` when given."""
     return [item for item in items if item.may_decide(user) and (only is None or only.keeps(item))]
+
+
+_FAR = datetime.max.replace(tzinfo=UTC)
+
+
+def _moment(text: str) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("the cursor's times need their zone")
+    return moment
+
+
+@dataclass(frozen=True)
+class InboxCursor:
+    """A place in the inbox's sort (soonest expiry first): an item's (expires_at, waiting_since,
+    execution_id, step_id), the keyset page key. As text (the `after` / `before` query
+    parameters): "<expires_at ISO>,<waiting_since ISO>,<execution_id>,<step_id>" (a time "" when
+    unknown)."""
+
+    expires_at: datetime | None
+    waiting_since: datetime | None
+    execution_id: str
+    step_id: str
+
+    @property
+    def key(self) -> tuple[datetime, datetime, str, str]:
+        return (
+            self.expires_at or _FAR,
+            self.waiting_since or _FAR,
+            self.execution_id,
+            self.step_id,
+        )
+
+    @property
+    def text(self) -> str:
+        times = [m.isoformat() if m else "" for m in (self.expires_at, self.waiting_since)]
+        return ",".join([*times, self.execution_id, self.step_id])
+
+    @classmethod
+    def of(cls, item: WaitingApproval) -> InboxCursor:
+        return cls(item.expires_at, item.waiting_since, item.execution_id, item.step_id)
+
+    @classmethod
+    def parse(cls, text: str | None) -> InboxCursor | None:
+        """ "" or None → None; raises ValueError when `text` is not four comma-separated parts
+        with zoned ISO 8601 times."""
+        if not text:
+            return None
+        expires, waiting, rest = text.split(",", 2)
+        execution_id, comma, step_id = rest.rpartition(",")
+        if not comma or not execution_id or not step_id:
+            raise ValueError("the cursor needs an execution id and a step id")
+        return cls(_moment(expires), _moment(waiting), execution_id, step_id)
+
+
+def _key(item: WaitingApproval) -> tuple[datetime, datetime, str, str]:
+    return InboxCursor.of(item).key
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of an inbox, soonest expiry first, with where the next (later-expiring) and the
+    previous (sooner-expiring) pages start; None: there is none."""
+
+    items: list[WaitingApproval]
+    later: InboxCursor | None
+    sooner: InboxCursor | None
+
+
+def page_of(
+    items: list[WaitingApproval],
+    *,
+    after: InboxCursor | None = None,
+    before: InboxCursor | None = None,
+    size: int = 50,
+) -> InboxPage:
+    """The `size` items of `items` (sorted by expiry) just after `after` (or just before
+    `before`; neither: the first page). Keyset: a page keeps its boundary when steps start or
+    are decided between requests."""
+    if before is not None:
+        earlier = [i for i in items if _key(i) < before.key]
+        if not earlier:
+            return page_of(items, size=size)
+        rows = earlier[-size:]
+        sooner = InboxCursor.of(rows[0]) if len(earlier) > size else None
+        return InboxPage(rows, InboxCursor.of(rows[-1]), sooner)
+    rest = [i for i in items if after is None or _key(i) > after.key]
+    rows = rest[:size]
+    later = InboxCursor.of(rows[-1]) if len(rest) > size else None
+    sooner = InboxCursor.of(rows[0]) if after is not None and rows else None
+    return InboxPage(rows, later, sooner)

@@ -12,8 +12,8 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from app.approvals.bulk import BulkApproval, BulkRefused, parse_selection
-from app.approvals.dependencies import inbox_filter, provide_bulk
-from app.approvals.inbox import IMPACTS, for_user
+from app.approvals.dependencies import inbox_cursor, inbox_filter, provide_bulk
+from app.approvals.inbox import IMPACTS, PAGE_SIZE, for_user, page_of
 from app.approvals.schemas import REFUSAL_STATUS
 from app.approvals.service import DecisionRefused, DecisionService, check_approver_inputs
 from app.domain.approvals import Decision
@@ -115,13 +115,18 @@ class ApprovalPages(Controller):
         worker_watch: NamedDependency[WorkerWatch],
         workflow_id: str | None = None,
         impact: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> Template:
         """My inbox, soonest expiry first, filtered by workflow and impact (a GET form), with
-        checkboxes on the steps that may be approved in bulk ("Review selected")."""
+        checkboxes on the steps that may be approved in bulk ("Review selected"); keyset-paged
+        (`after` / `before` cursors: "Expiring later" / "Expiring sooner" links keep filters)."""
         only = inbox_filter(workflow_id, impact)
-        items = for_user(await live.inbox.snapshot(), request.user, only)
+        mine = for_user(await live.inbox.snapshot(), request.user, only)
+        page = page_of(mine, after=inbox_cursor("after", after),
+                       before=inbox_cursor("before", before), size=PAGE_SIZE)  # fmt: skip
         return Template("approvals.html", context={
-            "items": items, "only": only, "selectable": True, "impacts": IMPACTS,
+            "items": page.items, "page": page, "only": only, "selectable": True, "impacts": IMPACTS,
             "workflows": sorted(definitions.values(), key=lambda d: d.name),
             "no_worker": await worker_watch.no_worker_polling(),  # the banner
         })  # fmt: skip

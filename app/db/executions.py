@@ -44,11 +44,13 @@ async def latest_executions(
     status: str = "",
     workflow_id: str = "",
     running_among: Collection[str] | None = None,
+    waiting_only: bool = False,
     before: tuple[datetime, int] | None = None,
     after: tuple[datetime, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Execution rows, newest start first (ties: highest id first); empty filters do not filter.
-    `running_among` keeps only running executions with those ids. Keyset paging on
+    `running_among` keeps only running executions with those ids; `waiting_only` only running
+    executions with a step waiting for approval (a sub-select on the partial index). Keyset paging on
     (started_at, id): `before` keeps rows older than that key; `after` the `limit` rows just
     newer than it (still answered newest first), so a page stays put when rows are inserted."""
     newest_first = after is None
@@ -73,6 +75,12 @@ async def latest_executions(
         query = query.where(Execution.workflow_id == workflow_id)
     if running_among is not None:
         query = query.where(Execution.execution_id.is_in(sorted(running_among)))
+        query = query.where(Execution.status == ExecutionStatus.RUNNING.value)
+    if waiting_only:
+        waiting = StepRun.select(StepRun.execution_id).where(
+            StepRun.status == StepStatus.WAITING_APPROVAL.value
+        )
+        query = query.where(Execution.execution_id.is_in(waiting))
         query = query.where(Execution.status == ExecutionStatus.RUNNING.value)
     rows = list(await query)
     return rows if newest_first else rows[::-1]

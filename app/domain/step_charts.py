@@ -3,7 +3,7 @@ by a template; pure, so what each chart says is unit-tested without a browser.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -197,13 +197,28 @@ def runs_per_day_chart(runs: Iterable[FinishedRun], today: date, days: int = 14)
     """Counted runs per day (successes and failures stacked) over the last `days` days
     (UTC dates), today last; days without runs keep their place as empty bars."""
     first = today - timedelta(days=days - 1)
-    counts: dict[date, list[int]] = {first + timedelta(days=i): [0, 0] for i in range(days)}
+    tally: dict[date, tuple[int, int]] = {}
     for run in runs:
         outcome = outcome_of(run.status)
         day = run.ended_at.date()
-        if outcome is RunOutcome.NOT_COUNTED or day not in counts:
+        if outcome is RunOutcome.NOT_COUNTED or not first <= day <= today:
             continue
-        counts[day][0 if outcome is RunOutcome.SUCCESS else 1] += 1
+        successes, failures = tally.get(day, (0, 0))
+        success = outcome is RunOutcome.SUCCESS
+        tally[day] = (successes + success, failures + (not success))
+    return day_chart(tally, today, days)
+
+
+def day_chart(
+    tally: Mapping[date, tuple[int, int]], today: date, days: int = 14
+) -> RunsPerDayChart:
+    """The runs-per-day chart from per-day (successes, failures) counts (UTC dates; one GROUP BY
+    reads them); days outside the last `days` days are ignored, missing days are empty bars."""
+    first = today - timedelta(days=days - 1)
+    counts: dict[date, list[int]] = {first + timedelta(days=i): [0, 0] for i in range(days)}
+    for day, (successes, failures) in tally.items():
+        if day in counts:
+            counts[day] = [successes, failures]
     peak = max((s + f for s, f in counts.values()), default=0)
     scale_top = _nice_ceiling(peak)
     slot = PLOT_W / days

@@ -146,16 +146,11 @@ async def list_executions(
 ) -> list[ExecutionRow]:
     """Newest first (older than `before` / just newer than `after` when given); each row also
     says whether one of its steps waits for approval."""
-    running_among = None
-    if filters.waiting:
-        running_among = await records.executions_with_a_waiting_step()
-        if not running_among:
-            return []
     rows = await records.latest_executions(
         limit,
         status=filters.status,
         workflow_id=filters.workflow_id,
-        running_among=running_among,
+        waiting_only=filters.waiting,
         before=(before.started_at, before.id) if before else None,
         after=(after.started_at, after.id) if after else None,
     )

@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
-from app.approvals.inbox import for_user
+from app.approvals.inbox import PAGE_SIZE, for_user, page_of
 from app.definitions.lookup import definition_or_404
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import Role, User
@@ -65,7 +65,10 @@ class ExecutionPages(Controller):
             "home.html",
             context={
                 "running": running,
-                "approvals": for_user(await live.inbox.snapshot(), request.user),
+                # The inbox's first page, as its live stream shows it (the rest: /approvals).
+                "approvals": page_of(
+                    for_user(await live.inbox.snapshot(), request.user), size=PAGE_SIZE
+                ).items,
                 "outcomes": outcomes,
                 "keys": key_inputs([*running, *outcomes], definitions),
                 "definitions": definitions.values(),

@@ -15,7 +15,7 @@ from litestar.utils.scope.state import ScopeState
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.approvals.dependencies import inbox_filter
-from app.approvals.inbox import WaitingApproval, for_user
+from app.approvals.inbox import PAGE_SIZE, WaitingApproval, for_user, page_of
 from app.domain.identity import User
 from app.executions.service import UnknownExecution
 from app.live.feeds import Gone, reason
@@ -123,7 +123,7 @@ class LiveController(Controller):
         only = inbox_filter(workflow_id, impact)
 
         def render(items: list[WaitingApproval]) -> str:
-            mine = for_user(items, user, only)
+            mine = page_of(for_user(items, user, only), size=PAGE_SIZE).items  # the first page
             return render_partial(
                 request,
                 "_approval_items.html",

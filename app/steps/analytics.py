@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from app.db import step_configs
 from app.domain.criteria import PromotionCriteria
@@ -16,18 +16,21 @@ from app.domain.promotion import (
     not_automatic_because,
     promotion_status,
 )
-from app.domain.promotion_estimate import estimated_days_until_promotion, recent_runs_per_day
+from app.domain.promotion_estimate import estimated_days_until_promotion
 from app.domain.step_charts import (
+    MAX_RATE_POINTS,
     ModeMark,
     RateChart,
     RunsPerDayChart,
+    day_chart,
     rate_chart,
-    runs_per_day_chart,
 )
 from app.domain.step_config import ModeHistoryEntry, StepSettings
 from app.steps.configuration import load_settings, settings_of
 
 CHART_HISTORY_DAYS = 90
+DAY_CHART_DAYS = 14
+RECENT_DAYS = 7.0  # the traffic rate's window, as recent_runs_per_day counts it
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,13 @@ async def analytics(
     now = now or datetime.now(UTC)
     settings = await settings_of(definition, step_id)
     progress = await _progress(settings, now)
-    runs = await step_configs.finished_runs(
-        definition.id, step_id, now - timedelta(days=CHART_HISTORY_DAYS)
+    since = now - timedelta(days=CHART_HISTORY_DAYS)
+    per_day = (
+        await step_configs.counted_between(
+            definition.id, step_id, max(since, now - timedelta(days=RECENT_DAYS)), now
+        )
+        / RECENT_DAYS
     )
-    per_day = recent_runs_per_day([(run.status, run.ended_at) for run in runs], now)
     reason = not_automatic_because(
         settings.mode, settings.impact, settings.auto_promote, progress.status
     )
@@ -106,6 +112,16 @@ async def analytics(
     history = await mode_history(definition.id, step_id)
     all_time_runs, all_time_successes = await step_configs.all_time_counts(definition.id, step_id)
     criteria = settings.criteria
+    # Aggregates only: the rate chart's last MAX_RATE_POINTS runs (plus the window before the
+    # first of them, for its rolling rate) and the per-day counts; never every run.
+    runs = await step_configs.latest_counted_runs(
+        definition.id, step_id, since, MAX_RATE_POINTS + criteria.demotion_window - 1
+    )
+    today = now.date()
+    first_day = datetime.combine(today - timedelta(days=DAY_CHART_DAYS - 1), time(), UTC)
+    tally = await step_configs.day_counts(
+        definition.id, step_id, max(since, first_day), first_day + timedelta(days=DAY_CHART_DAYS)
+    )
     return StepAnalytics(
         settings=settings,
         criteria=criteria,
@@ -123,6 +139,6 @@ async def analytics(
             criteria.demotion_window,
             criteria.min_success_rate,
         ),
-        day_chart=runs_per_day_chart(runs, now.date()),
+        day_chart=day_chart(tally, today, DAY_CHART_DAYS),
         fault_rate=await step_configs.fault_rate(definition.id, step_id),
     )
