@@ -89,13 +89,17 @@ async def test_the_inbox_page_shows_times_with_zone_and_relative_and_keeps_filte
     carol = signed_in(client, settings, "carol")
 
     page = await eventually(
-        lambda: carol.get("/approvals"), lambda p: "CREATE crm.contacts ada@example.com" in p.text
+        lambda: carol.get("/approvals"),
+        lambda p: "CREATE crm.contacts ada@example.com" in p.text and "Grace Hopper" in p.text,
     )
     assert "Ada Lovelace" in page.text and "Grace Hopper" in page.text
     assert "write impact" in page.text
     assert "waiting <time" in page.text and "expires in <time" in page.text
     assert 'title="since ' in page.text and " UTC" in page.text
-    assert page.text.index("Ada Lovelace") < page.text.index("Grace Hopper")
+    # Soonest expiry first (both wait 30 min: the order of their recorded waits decides).
+    api = (await carol.get("/api/workflows/approvals", headers=api_headers("carol"))).json()
+    soonest = [item["key_input"] for item in sorted(api, key=lambda i: i["expires_at"])]
+    assert page.text.index(soonest[0]) < page.text.index(soonest[1])
     assert '<label for="filter-impact">Impact</label>' in page.text
     assert '<label for="filter-workflow">Workflow</label>' in page.text
     assert f'value="{first}/create_crm_record"' in page.text  # a bulk checkbox
