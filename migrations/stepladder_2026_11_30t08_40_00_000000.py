@@ -1,6 +1,7 @@
 """Indexes that keep the list pages' cost flat as history grows (issue 16): the inbox's
 waiting-steps query reads a partial index of the waiting step runs only, and the executions
-list's keyset (started_at, id) is served by one index in both directions."""
+list's keyset (started_at, id) is served by one index in both directions; the overview's
+recent outcomes read the newest ended_at from an index."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
@@ -12,6 +13,8 @@ STATEMENTS = [
     "CREATE INDEX IF NOT EXISTS step_runs_waiting ON step_runs (execution_id)"
     " WHERE status = 'waiting_approval'",
     "CREATE INDEX IF NOT EXISTS executions_started_at_id ON executions (started_at, id)",
+    # The overview's recent outcomes: the most recently ended first.
+    "CREATE INDEX IF NOT EXISTS executions_ended ON executions (ended_at) WHERE status <> 'running'",
 ]
 
 

@@ -125,3 +125,30 @@ async def test_the_approvals_page_links_the_next_page_keeping_the_filters(
     )
     assert ids[1] in later.text and ids[0] not in later.text
     assert 'rel="prev"' in later.text and "impact=write" in later.text
+
+
+async def test_pages_read_from_postgresql_walk_the_same_order_as_the_whole_inbox(
+    database_url: str,
+) -> None:
+    from app.approvals.inbox import InboxFilter, for_user, inbox_page, waiting_approvals
+    from app.definitions.loader import load_definitions
+    from app.settings import REPO_ROOT
+    from app.temporal.actions import ACTION_NAMES
+    from bench.seed_big import seed
+
+    definitions = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
+    await seed(database_url, executions=400, step_runs=1000, waiting=230)
+    carol, only = DEMO_USERS["carol"], InboxFilter()
+    whole = for_user(await waiting_approvals(definitions), carol, only)
+    assert len(whole) == 230
+    walked: list[WaitingApproval] = []
+    page = await inbox_page(definitions, carol, only, size=50)
+    while True:
+        walked.extend(page.items)
+        if page.later is None:
+            break
+        page = await inbox_page(definitions, carol, only, after=page.later, size=50)
+    assert walked == whole
+    back = await inbox_page(definitions, carol, only, before=page.sooner, size=50)
+    assert back.items == whole[150:200]
+    assert (await inbox_page(definitions, DEMO_USERS["vera"], only)).items == []

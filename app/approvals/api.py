@@ -137,8 +137,7 @@ class ApprovalApi(Controller):
         inbox did not give answers 400 naming `after`."""
         only = inbox_filter(workflow_id, impact)
         cursor = inbox_cursor("after", after)
-        waiting = await inbox.waiting_approvals(definitions)
-        page = inbox.page_of(inbox.for_user(waiting, request.user, only), after=cursor, size=limit)
+        page = await inbox.inbox_page(definitions, request.user, only, after=cursor, size=limit)
         now = datetime.now(UTC)
         items = [inbox_item(item, request.user, settings.path_prefix, now) for item in page.items]
         headers = {}

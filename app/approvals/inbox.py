@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.db.executions import waiting_steps
+from app.db.executions import InboxQuery, waiting_page, waiting_steps
 from app.domain.approvals import Approver, may_approve, may_decide
 from app.domain.definitions import StepDefinition, WorkflowDefinition
 from app.domain.identity import User
@@ -272,3 +272,52 @@ def page_of(
     later = InboxCursor.of(rows[-1]) if len(rest) > size else None
     sooner = InboxCursor.of(rows[0]) if after is not None and rows else None
     return InboxPage(rows, later, sooner)
+
+
+_START = (datetime.min.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), "", "")
+
+
+def inbox_query(
+    definitions: Mapping[str, WorkflowDefinition], user: User, only: InboxFilter
+) -> InboxQuery:
+    """What an inbox page asks PostgreSQL for: every defined step with its approval timeout and
+    whether `user` may decide it and `only` keeps it (as `for_user` judges an item)."""
+    approver = Approver.of(user)
+    steps = [
+        (definition.id, step.id, float(step.approval_timeout_seconds),
+         may_decide(approver, step.approvers_group) and (not only.impact or step.impact == only.impact))
+        for definition in definitions.values()
+        for step in definition.steps
+    ]  # fmt: skip
+    unknown = may_decide(approver, "") and not only.impact
+    return InboxQuery(steps, unknown, only.workflow_id)
+
+
+async def inbox_page(
+    definitions: Mapping[str, WorkflowDefinition],
+    user: User,
+    only: InboxFilter,
+    *,
+    after: InboxCursor | None = None,
+    before: InboxCursor | None = None,
+    size: int = PAGE_SIZE,
+) -> InboxPage:
+    """`user`'s inbox page as `page_of` pages it, read from PostgreSQL a page at a time (the
+    keyset and LIMIT in SQL), so its cost does not grow with the number of waiting steps."""
+    query = inbox_query(definitions, user, only)
+
+    def items(rows: list[dict[str, object]]) -> list[WaitingApproval]:
+        return [_item(row, definitions.get(str(row["workflow_id"]))) for row in rows]
+
+    if before is not None:
+        rows = items(await waiting_page(query, before.key, size + 1, backward=True))
+        if not rows:
+            return await inbox_page(definitions, user, only, size=size)
+        shown = rows[:size][::-1]
+        sooner = InboxCursor.of(shown[0]) if len(rows) > size else None
+        return InboxPage(shown, InboxCursor.of(shown[-1]), sooner)
+    rows = items(await waiting_page(query, after.key if after else _START, size + 1))
+    shown = rows[:size]
+    later = InboxCursor.of(shown[-1]) if len(rows) > size else None
+    sooner = InboxCursor.of(shown[0]) if after is not None and shown else None
+    return InboxPage(shown, later, sooner)

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from app.approvals.bulk import BulkApproval, BulkRefused, parse_selection
 from app.approvals.dependencies import inbox_cursor, inbox_filter, provide_bulk
-from app.approvals.inbox import IMPACTS, PAGE_SIZE, for_user, page_of
+from app.approvals.inbox import IMPACTS, PAGE_SIZE, inbox_page
 from app.approvals.schemas import REFUSAL_STATUS
 from app.approvals.service import DecisionRefused, DecisionService, check_approver_inputs
 from app.domain.approvals import Decision
@@ -122,9 +122,8 @@ class ApprovalPages(Controller):
         checkboxes on the steps that may be approved in bulk ("Review selected"); keyset-paged
         (`after` / `before` cursors: "Expiring later" / "Expiring sooner" links keep filters)."""
         only = inbox_filter(workflow_id, impact)
-        mine = for_user(await live.inbox.snapshot(), request.user, only)
-        page = page_of(mine, after=inbox_cursor("after", after),
-                       before=inbox_cursor("before", before), size=PAGE_SIZE)  # fmt: skip
+        page = await inbox_page(definitions, request.user, only, after=inbox_cursor("after", after),
+                                before=inbox_cursor("before", before), size=PAGE_SIZE)  # fmt: skip
         return Template("approvals.html", context={
             "items": page.items, "page": page, "only": only, "selectable": True, "impacts": IMPACTS,
             "workflows": sorted(definitions.values(), key=lambda d: d.name),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,76 @@ LEFT JOIN step_previews p ON p.run_key = s.run_key
 WHERE s.status = '{StepStatus.WAITING_APPROVAL.value}' AND e.status = '{ExecutionStatus.RUNNING.value}'
 ORDER BY COALESCE(s.waiting_since, s.started_at) NULLS LAST, s.id
 """
+
+
+# One page of an inbox in PostgreSQL: the caller's decidable steps come as arrays (workflow id,
+# step id, approval timeout in seconds), so the database computes each item's expiry, keeps only
+# those steps and applies the keyset (expires_at, waiting since, execution id, step id) with a
+# LIMIT; ids compare byte-wise (COLLATE "C") as Python compares strings. Unknown times sort last.
+_FAR = "'9999-12-31 23:59:59.999999+00'::timestamptz"
+_WAITING_PAGE_SQL = """
+WITH steps AS (
+    SELECT * FROM unnest({}::text[], {}::text[], {}::float8[], {}::bool[])
+        AS t(workflow_id, step_id, timeout, decidable)
+), w AS (
+    SELECT s.execution_id COLLATE "C" AS execution_id, s.workflow_id,
+           s.step_id COLLATE "C" AS step_id, COALESCE(s.waiting_since, s.started_at) AS started_at,
+           COALESCE(COALESCE(s.waiting_since, s.started_at) + make_interval(secs => st.timeout),
+                    FAR) AS expires_key,
+           COALESCE(s.waiting_since, s.started_at, FAR) AS since_key,
+           e.workflow_name, e.started_by, e.input, s.run_key
+    FROM step_runs s LEFT JOIN steps st ON st.workflow_id = s.workflow_id AND st.step_id = s.step_id
+    JOIN executions e ON e.execution_id = s.execution_id
+    WHERE s.status = 'WAITING' AND e.status = 'RUNNING'
+      AND (st.decidable OR (st.workflow_id IS NULL AND {}))
+      AND ({} = '' OR s.workflow_id = {})
+)
+SELECT w.*, COALESCE(p.summary, '') AS preview_summary FROM (
+    SELECT * FROM w WHERE (expires_key, since_key, execution_id, step_id) OP ({}, {}, {}, {})
+    ORDER BY expires_key WAY, since_key WAY, execution_id WAY, step_id WAY LIMIT {}
+) AS w LEFT JOIN step_previews p ON p.run_key = w.run_key
+ORDER BY expires_key WAY, since_key WAY, execution_id WAY, step_id WAY
+""".replace("FAR", _FAR).replace("'WAITING'", f"'{StepStatus.WAITING_APPROVAL.value}'")
+_WAITING_PAGE_SQL = _WAITING_PAGE_SQL.replace("'RUNNING'", f"'{ExecutionStatus.RUNNING.value}'")
+_PAGE_FORWARD = _WAITING_PAGE_SQL.replace("OP", ">").replace("WAY", "ASC")
+_PAGE_BACKWARD = _WAITING_PAGE_SQL.replace("OP", "<").replace("WAY", "DESC")
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """Which waiting steps an inbox page shows. `steps`: every defined step as (workflow id,
+    step id, approval timeout in seconds, whether the reader may decide it and the filters keep
+    it); `unknown_steps`: whether steps no definition names are shown (their expiry unknown);
+    `workflow_id`: only that workflow ("" = any)."""
+
+    steps: Collection[tuple[str, str, float, bool]]
+    unknown_steps: bool
+    workflow_id: str = ""
+
+
+async def waiting_page(
+    query: InboxQuery,
+    key: tuple[datetime, datetime, str, str],
+    limit: int,
+    *,
+    backward: bool = False,
+) -> list[dict[str, Any]]:
+    """Up to `limit` waiting steps of running executions that `query` keeps, with
+    `expires_key` / `since_key` (unknown: year 9999): those just after `key` (expires, since,
+    execution id, step id), soonest expiry first — or, `backward`, those just before it,
+    nearest first. Rows as `waiting_steps` answers them."""
+    columns: list[list[Any]] = [[], [], [], []]
+    for step in query.steps:
+        for column, value in zip(columns, step, strict=True):
+            column.append(value)
+    rows: list[dict[str, Any]] = await StepRun.raw(
+        _PAGE_BACKWARD if backward else _PAGE_FORWARD,
+        *columns, query.unknown_steps, query.workflow_id, query.workflow_id, *key, limit,
+    )  # fmt: skip
+    for row in rows:  # raw queries answer JSONB as text
+        if isinstance(row["input"], str):
+            row["input"] = json.loads(row["input"])
+    return rows
 
 
 async def executions_with_a_waiting_step(among: Collection[str] | None = None) -> set[str]:

@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
-from app.approvals.inbox import PAGE_SIZE, for_user, page_of
+from app.approvals.inbox import PAGE_SIZE, InboxFilter, inbox_page
 from app.definitions.lookup import definition_or_404
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import Role, User
@@ -66,8 +66,8 @@ class ExecutionPages(Controller):
             context={
                 "running": running,
                 # The inbox's first page, as its live stream shows it (the rest: /approvals).
-                "approvals": page_of(
-                    for_user(await live.inbox.snapshot(), request.user), size=PAGE_SIZE
+                "approvals": (
+                    await inbox_page(definitions, request.user, InboxFilter(), size=PAGE_SIZE)
                 ).items,
                 "outcomes": outcomes,
                 "keys": key_inputs([*running, *outcomes], definitions),
