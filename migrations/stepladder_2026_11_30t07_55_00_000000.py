@@ -2,6 +2,8 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from app.db.ddl import ddl_migration
+
 ID = "2026-11-30T07:55:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "execution cancellations with their reason"
@@ -17,15 +19,4 @@ STATEMENTS = [
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="stepladder", description=DESCRIPTION)
-
-    async def create_table() -> None:
-        from piccolo.engine import engine_finder
-
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_table)
-    return manager
+    return ddl_migration(ID, DESCRIPTION, STATEMENTS)

@@ -3,6 +3,8 @@ order demo reserves from (app/db/demo.py DEMO_STOCK; `stepladder migrate` restoc
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from app.db.ddl import ddl_migration
+
 ID = "2026-11-30T08:20:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "order processing and expense approval demo tables"
@@ -62,15 +64,4 @@ STATEMENTS = [
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="stepladder", description=DESCRIPTION)
-
-    async def create_tables() -> None:
-        from piccolo.engine import engine_finder
-
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_tables)
-    return manager
+    return ddl_migration(ID, DESCRIPTION, STATEMENTS)
