@@ -69,7 +69,8 @@ async def records_flushed(
     engine: ExecutionService, execution_id: str, step_id: str = "create_crm_record"
 ) -> None:
     """Wait until the waiting step's record is in PostgreSQL and the workflow task that flushed
-    it has completed (the history ends with WorkflowTaskCompleted)."""
+    it has completed (the history ends with WorkflowTaskCompleted, or with the markers of the
+    local activities that task recorded: a marker ends the history while the step waits)."""
 
     async def waiting_rows() -> int:
         rows = await StepRun.count().where(
@@ -84,7 +85,8 @@ async def records_flushed(
         return int([e async for e in handle.fetch_history_events()][-1].event_type)
 
     await eventually(waiting_rows, bool)
-    await eventually(last_event, lambda t: t == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    settled = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_MARKER_RECORDED}
+    await eventually(last_event, lambda t: t in settled)
 
 
 # --- the hub --------------------------------------------------------------------------------
