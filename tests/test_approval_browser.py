@@ -4,9 +4,10 @@ shown in place with everything entered kept. Keeps screenshots for docs/."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 from temporalio.client import Client
 
 from app.db.tables import DemoBillingAccount, DemoContact
@@ -152,4 +153,38 @@ async def test_a_live_update_while_ticking_boxes_keeps_what_was_entered(
     await expect(card).to_contain_text("Ignored signal", timeout=LIVE)
     await expect(card.get_by_label(CRM_CONFIRMATIONS[0])).to_be_checked()
     await expect(card.get_by_label("Reason (required to reject)")).to_have_value("half-way")
+    await engine.cancel(execution_id)
+
+
+async def test_a_decision_answer_overtaken_by_the_live_update_keeps_the_next_steps_fields(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    """Seen on a busy CI machine: the live update showing the next step waiting arrived before
+    the answer to the click; htmx swapped the answer into the timeline that update had
+    replaced, and took the next step's phrase and reason fields (hx-preserve) out of the page.
+    Here the answer is held back until the update has shown the billing step, every time."""
+    execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
+    billing = page.locator("#step-setup_billing_account")
+    shown = asyncio.Event()
+
+    async def after_the_live_update(route: Route) -> None:
+        answer = await route.fetch()
+        await expect(billing).to_have_attribute("data-status", "waiting_approval", timeout=LIVE)
+        shown.set()
+        await route.fulfill(response=answer)
+
+    await page.route("**/steps/create_crm_record/decision", after_the_live_update)
+    card = page.locator("#step-create_crm_record")
+    for label in CRM_CONFIRMATIONS:
+        await card.get_by_label(label).check()
+    await card.get_by_role("button", name="Approve & Continue", exact=True).click()
+    await asyncio.wait_for(shown.wait(), LIVE / 1000)
+    await expect(card).to_have_attribute("data-status", "completed", timeout=LIVE)
+
+    phrase = billing.get_by_label("Type CONFIRM BILLING to confirm")
+    await phrase.fill("CONFIRM BILLING", timeout=LIVE)
+    await billing.get_by_label("Reason (required to reject)").fill("typed after the answer")
+    await expect(
+        billing.get_by_role("button", name="Approve & Continue", exact=True)
+    ).to_be_enabled()
     await engine.cancel(execution_id)
