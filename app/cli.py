@@ -83,6 +83,13 @@ def cmd_migrate(settings: Settings) -> None:
 def cmd_worker(settings: Settings) -> None:
     settings.require_services()
     asyncio.run(_run_worker(settings))
+    # Stopped cleanly (worker shut down, pool closed, spans flushed): leave without the
+    # interpreter's clean-up, where the Temporal core's native threads can abort it
+    # (PyGILState_Release, seen once in CI after SIGHUP) and turn exit 0 into -6.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 async def _run_worker(settings: Settings) -> None:
