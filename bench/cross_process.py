@@ -136,6 +136,8 @@ async def main() -> None:
     )
     print(f"Machine: {machine()}\n")
     print(TABLE_HEAD)
+    for run in runs:
+        run["inbox_after_answer"] = run["inbox"] - run["answer"]
     for key, name in ROWS:
         values = [r[key] for r in runs if r[key] == r[key]]  # NaN: not seen
         if values:
@@ -148,6 +150,7 @@ ROWS = (
     ("answer", "breakdown: A answers the approve (update accepted)"),
     ("decided_notify", "breakdown: a web process's `decided` NOTIFY received"),
     ("records_notify", "breakdown: the worker's records NOTIFY received"),
+    ("inbox_after_answer", "breakdown: B's inbox drops the item, after A's answer"),
 )
 
 
