@@ -290,6 +290,14 @@ async def test_decisions_through_the_form_and_bulk_approve_on_a_leave_the_inbox_
                 ), answer.text
                 seen = await asyncio.wait_for(gone, timeout=15)
                 assert seen - answered < INBOX_BOUND, f"{decide.__name__}: {seen - answered:.3f}s"
+                # B's pages and JSON list agree with its stream from then on.
+                listed = await watching.get(
+                    "/api/workflows/approvals", headers=api_headers("carol")
+                )
+                pairs = {(i["execution_id"], i["step_id"]) for i in listed.json()}
+                assert (execution_id, "create_crm_record") not in pairs
+                page = await watching.get("/approvals")
+                assert item not in page.text
         async with httpx.AsyncClient(base_url=b.url, headers=api_headers("ada")) as stats:
             counters = (await stats.get("/live/stats")).json()
     assert counters["inbox_decided_notices"] >= 3, counters
