@@ -120,6 +120,7 @@ class ApprovalApi(Controller):
         request: Request[User, str, Any],
         definitions: NamedDependency[dict[str, WorkflowDefinition]],
         settings: NamedDependency[Settings],
+        live: NamedDependency[LiveUpdates],
         workflow_id: str | None = None,
         impact: str | None = None,
         limit: int = Parameter(default=100, ge=1, le=500, description="Items per page."),
@@ -137,7 +138,9 @@ class ApprovalApi(Controller):
         inbox did not give answers 400 naming `after`."""
         only = inbox_filter(workflow_id, impact)
         cursor = inbox_cursor("after", after)
-        page = await inbox.inbox_page(definitions, request.user, only, after=cursor, size=limit)
+        page = await inbox.inbox_page(
+            definitions, request.user, only, after=cursor, size=limit, decided=live.inbox.mask
+        )
         now = datetime.now(UTC)
         items = [inbox_item(item, request.user, settings.path_prefix, now) for item in page.items]
         headers = {}

@@ -4,11 +4,12 @@ an approver needs to choose (key input, preview summary, impact, since when, unt
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from app.db.executions import InboxQuery, waiting_page, waiting_steps
 from app.domain.approvals import Approver, may_approve, may_decide
+from app.domain.decided_mask import DecidedMask
 from app.domain.definitions import StepDefinition, WorkflowDefinition
 from app.domain.identity import User
 from app.domain.modes import ImpactLevel
@@ -301,9 +302,27 @@ async def inbox_page(
     after: InboxCursor | None = None,
     before: InboxCursor | None = None,
     size: int = PAGE_SIZE,
+    decided: DecidedMask | None = None,
 ) -> InboxPage:
     """`user`'s inbox page as `page_of` pages it, read from PostgreSQL a page at a time (the
-    keyset and LIMIT in SQL), so its cost does not grow with the number of waiting steps."""
+    keyset and LIMIT in SQL), so its cost does not grow with the number of waiting steps.
+    `decided`: steps announced decided whose records may still say they wait, left out (the
+    page may then hold fewer than `size` items; its cursors stay those of the records)."""
+    page = await _records_page(definitions, user, only, after=after, before=before, size=size)
+    if decided is None:
+        return page
+    return replace(page, items=decided.visible(page.items))
+
+
+async def _records_page(
+    definitions: Mapping[str, WorkflowDefinition],
+    user: User,
+    only: InboxFilter,
+    *,
+    after: InboxCursor | None,
+    before: InboxCursor | None,
+    size: int,
+) -> InboxPage:
     query = inbox_query(definitions, user, only)
 
     def items(rows: list[dict[str, object]]) -> list[WaitingApproval]:
@@ -312,7 +331,7 @@ async def inbox_page(
     if before is not None:
         rows = items(await waiting_page(query, before.key, size + 1, backward=True))
         if not rows:
-            return await inbox_page(definitions, user, only, size=size)
+            return await _records_page(definitions, user, only, after=None, before=None, size=size)
         shown = rows[:size][::-1]
         sooner = InboxCursor.of(shown[0]) if len(rows) > size else None
         return InboxPage(shown, InboxCursor.of(shown[-1]), sooner)

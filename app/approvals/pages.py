@@ -123,7 +123,8 @@ class ApprovalPages(Controller):
         (`after` / `before` cursors: "Expiring later" / "Expiring sooner" links keep filters)."""
         only = inbox_filter(workflow_id, impact)
         page = await inbox_page(definitions, request.user, only, after=inbox_cursor("after", after),
-                                before=inbox_cursor("before", before), size=PAGE_SIZE)  # fmt: skip
+                                before=inbox_cursor("before", before), size=PAGE_SIZE,
+                                decided=live.inbox.mask)  # fmt: skip
         return Template("approvals.html", context={
             "items": page.items, "page": page, "only": only, "selectable": True, "impacts": IMPACTS,
             "workflows": sorted(definitions.values(), key=lambda d: d.name),

@@ -4,6 +4,7 @@ validator (the domain's one rule set) accepts it or says why not."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from app.db.records import Records
 from app.domain.approval_inputs import check_inputs
 from app.domain.approvals import DEFAULT_DECISION_WINDOW, Decision, DecisionAction, RefusalKind
 from app.domain.availability import ServiceUnavailable
+from app.domain.statuses import StepStatus
 from app.executions.service import EngineSilent, UnknownExecution, temporal_reachable, within
 from app.temporal.contracts import DecisionOutcome, Timeline
 from app.temporal.workflows import ExecutionWorkflow
@@ -70,7 +72,10 @@ def _not_delivered(exc: RPCError) -> bool:
 class DecisionService:
     """Decisions on waiting steps, sent to the executions' workflows. `timeout`: how long a
     decision waits for the workflow's answer (seconds); `window`: how long after the click it may
-    still take effect (seconds; the workflow refuses it later)."""
+    still take effect (seconds; the workflow refuses it later); `on_decided(execution_id,
+    step_id)`: called (not awaited) when an accepted decision ended the step's wait — every
+    decision (form, bulk, JSON API) passes here, so the inboxes of every web process hear of it
+    (app/live/decided.py)."""
 
     def __init__(
         self,
@@ -79,11 +84,13 @@ class DecisionService:
         *,
         timeout: float = 10.0,
         window: float = DEFAULT_DECISION_WINDOW,
+        on_decided: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
         self.records = records or Records()
         self.timeout = timeout
         self.window = window
+        self.on_decided = on_decided
 
     async def decide(self, execution_id: str, decision: Decision) -> DecisionOutcome:
         """Send `decision` as the workflow's `decide` update. Its validator's refusal (stale,
@@ -103,6 +110,8 @@ class DecisionService:
             )  # fmt: skip
             raise
         log.info("decision.made", action=decision.action, source=decision.source)
+        if self.on_decided is not None and outcome.step_status != StepStatus.WAITING_APPROVAL:
+            self.on_decided(execution_id, outcome.step_id)
         return outcome
 
     async def _send(self, execution_id: str, decision: Decision) -> DecisionOutcome:

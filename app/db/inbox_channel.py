@@ -2,24 +2,67 @@
 
 `records.py` calls `notify_sql` inside the record transaction when a step starts or stops
 waiting for approval (PostgreSQL delivers it at commit, once per payload per transaction).
-`listen` keeps one dedicated asyncpg connection LISTENing, reconnecting with backoff.
+A web process that had a decision accepted announces it at once (`announce_decided`), before
+the worker's records show it. `listen` keeps one dedicated asyncpg connection LISTENing,
+reconnecting with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 
 from app.db.engine import CONNECT_TIMEOUT, UNREACHABLE
+from app.db.tables import StepRun
 from app.domain.availability import first_line
 
 log = logging.getLogger("stepladder.live")
 
 CHANNEL = "stepladder_inbox"
-"""The NOTIFY channel; the payload is the execution id whose waiting steps changed."""
+"""The NOTIFY channel. Payloads: the execution id whose waiting steps changed in the records
+(the worker), or `{"decided": [execution_id, step_id]}` (a web process: Temporal accepted the
+step's final decision; its records follow)."""
+
+
+@dataclass(frozen=True)
+class InboxNotice:
+    """One notification: `step_id` set when a web process announced that step decided, empty
+    when the worker's records of the execution changed."""
+
+    execution_id: str
+    step_id: str = ""
+
+    @property
+    def decided(self) -> bool:
+        return bool(self.step_id)
+
+
+def decided_payload(execution_id: str, step_id: str) -> str:
+    """The payload announcing `step_id` of `execution_id` decided."""
+    return json.dumps({"decided": [execution_id, step_id]}, separators=(",", ":"))
+
+
+def parse_notice(payload: str) -> InboxNotice:
+    """A payload as `InboxNotice`; anything not a decided announcement is an execution id."""
+    if payload.startswith("{"):
+        try:
+            execution_id, step_id = json.loads(payload)["decided"]
+            return InboxNotice(str(execution_id), str(step_id))
+        except (ValueError, KeyError, TypeError):
+            log.warning("inbox notifications: unreadable payload %.200r", payload)
+    return InboxNotice(payload)
+
+
+async def announce_decided(execution_id: str, step_id: str) -> None:
+    """NOTIFY every listening web process (this one too) that the step was decided: their
+    inboxes drop it now instead of when the worker's records land. Raises what the query
+    raises (PostgreSQL unreachable): the caller decides whether that matters."""
+    await StepRun.raw("SELECT pg_notify({}, {})", CHANNEL, decided_payload(execution_id, step_id))
 
 
 async def listen(
@@ -27,12 +70,22 @@ async def listen(
     on_change: Callable[[str], None],
     on_listening: Callable[[bool], None],
     *,
+    on_decided: Callable[[str, str], None] | None = None,
     max_backoff: float = 15.0,
 ) -> None:
-    """LISTEN on `CHANNEL` until cancelled: `on_change(execution_id)` per notification,
+    """LISTEN on `CHANNEL` until cancelled: `on_change(execution_id)` per notification of the
+    records, `on_decided(execution_id, step_id)` per decided announcement (ignored without it),
     `on_listening(True)` once listening (a notification may have been missed before: read now),
     `on_listening(False)` when the connection is lost; reconnects after 0.5 s, doubling up to
     `max_backoff` seconds. Never raises but CancelledError."""
+
+    def received(*args: object) -> None:
+        notice = parse_notice(str(args[3]))
+        if not notice.decided:
+            on_change(notice.execution_id)
+        elif on_decided is not None:
+            on_decided(notice.execution_id, notice.step_id)
+
     failures = 0
     while True:
         lost = asyncio.Event()
@@ -40,7 +93,7 @@ async def listen(
         try:
             connection = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT)
             connection.add_termination_listener(lambda _, lost=lost: lost.set())
-            await connection.add_listener(CHANNEL, lambda *args: on_change(str(args[3])))
+            await connection.add_listener(CHANNEL, received)
             if failures:
                 log.info("inbox notifications: listening again after %d failure(s)", failures)
             failures = 0

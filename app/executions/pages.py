@@ -67,7 +67,13 @@ class ExecutionPages(Controller):
                 "running": running,
                 # The inbox's first page, as its live stream shows it (the rest: /approvals).
                 "approvals": (
-                    await inbox_page(definitions, request.user, InboxFilter(), size=PAGE_SIZE)
+                    await inbox_page(
+                        definitions,
+                        request.user,
+                        InboxFilter(),
+                        size=PAGE_SIZE,
+                        decided=live.inbox.mask,
+                    )
                 ).items,
                 "outcomes": outcomes,
                 "keys": key_inputs([*running, *outcomes], definitions),

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager, suppress
 
 from app.approvals.inbox import WaitingApproval
+from app.domain.decided_mask import DecidedMask
 from app.live.feeds import Feed, FeedStopped, Subscription
 from app.live.metrics import INBOX_POLLS, LIVE_SUBSCRIBERS
 from app.live.tuning import LiveTuning
@@ -23,7 +24,9 @@ class ApprovalInbox:
     """Per web process: one PostgreSQL reader of the steps waiting for approval, while anyone
     watches an inbox; each viewer filters the shared list for its own user. It reads when told
     of a change (`changed`: the records' NOTIFY, `nudge`: this app's own starts and decisions)
-    and every `safety_interval` while `listening`, else every `inbox_interval`."""
+    and every `safety_interval` while `listening`, else every `inbox_interval`. A step announced
+    decided (`decided`: by any web process, through NOTIFY, or by this one) leaves the list at
+    once, before its records say so: see DecidedMask (`decided_ttl`)."""
 
     def __init__(
         self, load: Callable[[], Awaitable[list[WaitingApproval]]], tuning: LiveTuning
@@ -34,13 +37,18 @@ class ApprovalInbox:
         self.listening = False
         """True while PostgreSQL's notifications are received (app/db/inbox_channel.py)."""
         self.notifications = 0
+        self.decided_notices = 0
         self.polls = 0
         self.subscribers = 0
+        self._clock = asyncio.get_running_loop().time
+        self.mask = DecidedMask(tuning.decided_ttl, self._clock)
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def _poll(self) -> list[WaitingApproval]:
         self.polls += 1
         INBOX_POLLS.inc()
-        return await self._load()
+        started = self._clock()
+        return self.mask.read(await self._load(), started)
 
     async def snapshot(self) -> list[WaitingApproval]:
         """A list read now: the feed's next read, shared with every open inbox (which then shows
@@ -78,6 +86,38 @@ class ApprovalInbox:
         if self._feed is not None:
             self._feed.poke()
 
+    def decided(self, execution_id: str, step_id: str) -> None:
+        """A step's decision was accepted (announced by any web process): every open inbox drops
+        it now, from the list it shows — no read — and the records' notification re-reads later.
+        If the records still list it after `decided_ttl`, it shows again (read at that moment)."""
+        self.decided_notices += 1
+        self.mask.hide(execution_id, step_id)
+        self._expire_later()
+        feed = self._feed
+        if feed is None or feed.done or feed.latest is None:
+            return
+        shown = self.mask.visible(feed.latest)
+        if len(shown) != len(feed.latest):
+            # What a read would now answer: published as the feed publishes a new version.
+            feed.latest = shown
+            for mailbox in feed.mailboxes:
+                mailbox.put(shown)
+
+    def _expire_later(self) -> None:
+        """Read again when the soonest mask entry expires (one timer for the whole mask)."""
+        expiry = self.mask.next_expiry()
+        if expiry is None or (self._expiry is not None and self._expiry.when() <= expiry):
+            return
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = asyncio.get_running_loop().call_at(expiry, self._expired)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        if self.mask.take_lapsed() and self._feed is not None:
+            self._feed.poke()  # the records may still list it: show what they say now
+        self._expire_later()
+
     def set_listening(self, listening: bool) -> None:
         """Notifications start (read at once: one may have been missed) or stop (poll again)."""
         self.listening = listening
@@ -96,7 +136,7 @@ class ApprovalInbox:
         feed = self._running_feed()
         mailbox = feed.join()
         if feed.latest is not None:
-            mailbox.put(feed.latest)
+            mailbox.put(self.mask.visible(feed.latest))
             feed.refresh()  # what it knew may be old: a newer list follows if it differs
         self.subscribers += 1
         LIVE_SUBSCRIBERS.inc()
@@ -113,6 +153,9 @@ class ApprovalInbox:
             self._feed.nudge()
 
     async def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self._feed is not None and self._feed.task is not None:
             self._feed.task.cancel()
             await asyncio.gather(self._feed.task, return_exceptions=True)

@@ -24,6 +24,9 @@ class LiveStats:
     inbox_listening: bool = False
     """Whether PostgreSQL's inbox notifications are being received (LISTEN connected)."""
     inbox_notifications: int = 0
+    inbox_decided_notices: int = 0
+    """Steps announced decided (by this or another web process) and dropped from the inbox at
+    once, before the worker's records said so (app/live/decided.py)."""
     history_long_polls: int = 0
     """Temporal history long-poll requests sent (each answers new events or ~20 s of none)."""
     executions: dict[str, WatcherStats] = field(default_factory=dict)

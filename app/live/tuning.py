@@ -30,6 +30,9 @@ class LiveTuning:
     safety_interval: float = 30.0
     """LIVE_SAFETY_INTERVAL: while changes are pushed (Temporal's history long-poll for a
     timeline, PostgreSQL LISTEN for the inbox), read anyway this often in case one was missed."""
+    decided_ttl: float = 30.0
+    """LIVE_DECIDED_TTL: how long an inbox hides a step announced decided (by any web process)
+    while the worker's records still say it waits; after it, the records' word shows again."""
     max_backoff: float = 15.0
     """LIVE_MAX_BACKOFF: longest wait between retries while Temporal or PostgreSQL is down."""
     query_timeout: float = 10.0

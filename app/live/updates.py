@@ -48,6 +48,7 @@ class LiveUpdates:
             inbox_subscribers=self.inbox.subscribers,
             inbox_listening=self.inbox.listening,
             inbox_notifications=self.inbox.notifications,
+            inbox_decided_notices=self.inbox.decided_notices,
             history_long_polls=self.history.requests if self.history is not None else 0,
             executions=self.timelines.watchers(),
         )

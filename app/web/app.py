@@ -49,6 +49,7 @@ from app.executions.limits import StartLimiter
 from app.executions.pages import ExecutionPages
 from app.executions.service import ExecutionService
 from app.live.controllers import LiveController
+from app.live.decided import DecidedPublisher
 from app.live.history import HistoryChanges
 from app.live.inbox_hub import ApprovalInbox
 from app.live.timeline_hub import TimelineHub
@@ -123,9 +124,6 @@ def create_app(
             syncing = asyncio.create_task(
                 keep_syncing(ScheduleSync(executions, executions.lifecycle))
             )
-            app.state.decisions = DecisionService(
-                client, timeout=settings.decision_timeout, window=settings.decision_window
-            )
             app.state.worker_watch = WorkerWatch(
                 client,
                 settings.temporal_namespace,
@@ -140,10 +138,17 @@ def create_app(
                 inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
                 history=history,
             )
+            # Every decision that ends a wait is announced to every web process's inbox.
+            decided = DecidedPublisher(app.state.live.inbox)
+            app.state.decisions = DecisionService(
+                client, timeout=settings.decision_timeout, window=settings.decision_window,
+                on_decided=decided,
+            )  # fmt: skip
             listener = asyncio.create_task(
                 listen(
                     settings.database_url, app.state.live.inbox.changed,
-                    app.state.live.inbox.set_listening, max_backoff=tuning.max_backoff,
+                    app.state.live.inbox.set_listening, on_decided=app.state.live.inbox.decided,
+                    max_backoff=tuning.max_backoff,
                 )
             )  # fmt: skip
             try:
@@ -151,6 +156,7 @@ def create_app(
             finally:
                 syncing.cancel()
                 listener.cancel()
+                await decided.close()
                 await app.state.live.close()
                 if owns_tracing:
                     traces.shutdown()
