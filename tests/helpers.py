@@ -8,7 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from temporalio.api.enums.v1 import EventType
+
 from app.approvals.service import DecisionService
+from app.db.tables import StepRun
 from app.domain.approvals import Decision
 from app.domain.identity import User
 from app.executions.service import ExecutionService
@@ -75,3 +78,27 @@ async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) 
 
 async def finished(engine: ExecutionService, execution_id: str) -> Timeline:
     return await eventually(lambda: engine.timeline(execution_id), lambda t: t.finished)
+
+
+async def records_flushed(
+    engine: ExecutionService, execution_id: str, step_id: str = "create_crm_record"
+) -> None:
+    """Wait until the waiting step's record is in PostgreSQL and the workflow task that flushed
+    it has completed (the history ends with WorkflowTaskCompleted, or with the markers of the
+    local activities that task recorded: a marker ends the history while the step waits)."""
+
+    async def waiting_rows() -> int:
+        rows = await StepRun.count().where(
+            (StepRun.execution_id == execution_id)
+            & (StepRun.step_id == step_id)
+            & (StepRun.status == "waiting_approval")
+        )
+        return int(rows)
+
+    async def last_event() -> int:
+        handle = engine.client.get_workflow_handle(execution_id)
+        return int([e async for e in handle.fetch_history_events()][-1].event_type)
+
+    await eventually(waiting_rows, bool)
+    settled = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_MARKER_RECORDED}
+    await eventually(last_event, lambda t: t in settled)

@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import EventType
 
-from app.db.tables import StepConfig, StepRun
+from app.db.tables import StepConfig
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService, UnknownExecution
 from app.live.timeline_hub import TimelineHub, timeline_delay
@@ -22,7 +21,7 @@ from app.temporal.contracts import Timeline
 from app.web.app import create_app
 from app.web.identity import SESSION_COOKIE, SessionSigner
 from tests.conftest import http_client, signed_in
-from tests.helpers import eventually, finished, waiting_at
+from tests.helpers import eventually, finished, records_flushed, waiting_at
 from tests.sse import Event, events
 from tests.test_web import HTML, api_start, csrf_token, start_from_form
 
@@ -63,30 +62,6 @@ async def approve_crm(engine: ExecutionService, execution_id: str) -> None:
     await engine.decide(
         execution_id, "create_crm_record", CAROL, "approved", confirmations=CRM_BASIC
     )
-
-
-async def records_flushed(
-    engine: ExecutionService, execution_id: str, step_id: str = "create_crm_record"
-) -> None:
-    """Wait until the waiting step's record is in PostgreSQL and the workflow task that flushed
-    it has completed (the history ends with WorkflowTaskCompleted, or with the markers of the
-    local activities that task recorded: a marker ends the history while the step waits)."""
-
-    async def waiting_rows() -> int:
-        rows = await StepRun.count().where(
-            (StepRun.execution_id == execution_id)
-            & (StepRun.step_id == step_id)
-            & (StepRun.status == "waiting_approval")
-        )
-        return int(rows)
-
-    async def last_event() -> int:
-        handle = engine.client.get_workflow_handle(execution_id)
-        return int([e async for e in handle.fetch_history_events()][-1].event_type)
-
-    await eventually(waiting_rows, bool)
-    settled = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_MARKER_RECORDED}
-    await eventually(last_event, lambda t: t in settled)
 
 
 # --- the hub --------------------------------------------------------------------------------
