@@ -83,9 +83,10 @@ async def finished(engine: ExecutionService, execution_id: str) -> Timeline:
 async def records_flushed(
     engine: ExecutionService, execution_id: str, step_id: str = "create_crm_record"
 ) -> None:
-    """Wait until the waiting step's record is in PostgreSQL and the workflow task that flushed
-    it has completed (the history ends with WorkflowTaskCompleted, or with the markers of the
-    local activities that task recorded: a marker ends the history while the step waits)."""
+    """Wait until the waiting step's record is in PostgreSQL and the workflow has nothing left
+    to do by itself: its last workflow task completed (the history ends with
+    WorkflowTaskCompleted, or with the markers of the local activities that task recorded) and
+    no short timer (the records' flush timer) is still to fire — only the approval's timeout."""
 
     async def waiting_rows() -> int:
         rows = await StepRun.count().where(
@@ -95,10 +96,22 @@ async def records_flushed(
         )
         return int(rows)
 
-    async def last_event() -> int:
+    async def settled() -> bool:
         handle = engine.client.get_workflow_handle(execution_id)
-        return int([e async for e in handle.fetch_history_events()][-1].event_type)
+        history = [e async for e in handle.fetch_history_events()]
+        short_timers = {
+            e.event_id
+            for e in history
+            if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+            and e.timer_started_event_attributes.start_to_fire_timeout.ToSeconds() < 60
+        }
+        for e in history:
+            if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
+                short_timers.discard(e.timer_fired_event_attributes.started_event_id)
+            elif e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
+                short_timers.discard(e.timer_canceled_event_attributes.started_event_id)
+        quiet = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_MARKER_RECORDED}
+        return not short_timers and history[-1].event_type in quiet
 
     await eventually(waiting_rows, bool)
-    settled = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_MARKER_RECORDED}
-    await eventually(last_event, lambda t: t in settled)
+    await eventually(settled, bool)
