@@ -5,6 +5,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSONB,
     Boolean,
+    Date,
     DoublePrecision,
     Integer,
     Serial,
@@ -50,6 +51,19 @@ class StepRun(Table, tablename="step_runs"):
     # Seconds from waiting_since to the accepted decision that ended the wait, set when the final
     # outcome is written (the decisions are recorded before it); empty when nobody decided.
     decision_seconds = DoublePrecision(null=True, default=None)
+
+
+class StepRunDay(Table, tablename="step_run_days"):
+    """One step's counted runs (successes: completed; failures: failed or rejected) that ended on
+    one UTC day in one mode, kept by a trigger on step_runs (migration 10:00); a counted run
+    without `ended_at` counts on day -infinity."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    mode = Varchar(length=32)
+    day = Date()
+    successes = Integer(default=0)
+    failures = Integer(default=0)
 
 
 class DemoContact(Table, tablename="demo_contacts"):
@@ -309,6 +323,7 @@ class DemoTask(Table, tablename="demo_tasks"):
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
+    StepRunDay,
     DemoContact,
     DemoBillingAccount,
     DemoOutboxMessage,
