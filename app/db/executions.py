@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.db.tables import Execution, StepRun
+from app.db.tables import Execution, StepRun, WorkflowExecutionCount
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 # The engine records a step run as `waiting_approval` when the step starts waiting and
@@ -223,9 +223,10 @@ async def waiting_steps() -> list[dict[str, Any]]:
 
 async def execution_counts() -> dict[str, tuple[int, Any]]:
     """Per workflow id: how many executions were recorded and when the newest one started
-    (a timezone-aware datetime); one GROUP BY over executions. Ids never run are absent."""
-    rows = await Execution.raw(
-        "SELECT workflow_id, count(*) AS runs, max(started_at) AS last_started"
-        " FROM executions GROUP BY workflow_id"
+    (a timezone-aware datetime), from the per-workflow counters (a row per workflow, kept by a
+    trigger on executions). Ids never run are absent."""
+    rows = await WorkflowExecutionCount.raw(
+        "SELECT workflow_id, executions, last_started_at FROM workflow_execution_counts"
+        " WHERE executions > 0"
     )
-    return {row["workflow_id"]: (row["runs"], row["last_started"]) for row in rows}
+    return {row["workflow_id"]: (row["executions"], row["last_started_at"]) for row in rows}

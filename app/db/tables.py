@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     JSONB,
+    BigInt,
     Boolean,
     Date,
     DoublePrecision,
@@ -64,6 +65,15 @@ class StepRunDay(Table, tablename="step_run_days"):
     day = Date()
     successes = Integer(default=0)
     failures = Integer(default=0)
+
+
+class WorkflowExecutionCount(Table, tablename="workflow_execution_counts"):
+    """How many executions of one workflow were recorded and when the newest started, kept by a
+    trigger on executions (migration 10:20)."""
+
+    workflow_id = Varchar(length=100, unique=True)
+    executions = BigInt(default=0)
+    last_started_at = Timestamptz(null=True, default=None)
 
 
 class DemoContact(Table, tablename="demo_contacts"):
@@ -324,6 +334,7 @@ TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
     StepRunDay,
+    WorkflowExecutionCount,
     DemoContact,
     DemoBillingAccount,
     DemoOutboxMessage,
