@@ -1,4 +1,4 @@
-"""Every list page and list API at a big history (issue 16, target p95 < 100 ms with 1,000,000
+"""Every GET page and list API at a big history (issue 16, target p95 < 100 ms with 1,000,000
 step runs, 100,000 executions and 10,000 waiting approvals): a bench stack, `bench.seed_big`
 seeds it, one `stepladder web` process answers; each URL is fetched `--runs` times in turn
 (after two warm-up fetches), one request at a time, timed from the client.
@@ -28,9 +28,16 @@ STEPS = f"/workflows/{WORKFLOW}/steps"
 API_STEPS = f"/api/workflows/{WORKFLOW}"
 
 
-def urls(inbox_cursor: str, executions_cursor: str) -> list[tuple[str, str, dict[str, str]]]:
-    """(user, path, query) of every list page and list API, first and a later page."""
-    return [
+JSON = "application/json"
+
+
+def urls(
+    inbox_cursor: str, executions_cursor: str, execution_id: str
+) -> list[tuple[str, str, dict[str, str], str]]:
+    """(user, path, query, accept) of every GET page and list API (app/web/app.py's routes but
+    the streams, static files and forms), first and a later page; `execution_id` is a real
+    execution (its timeline is Temporal's), the big history's are PostgreSQL rows only."""
+    html_pages = [
         ("carol", "/", {}),
         ("carol", "/executions", {}),
         ("carol", "/executions", {"before": executions_cursor}),
@@ -42,15 +49,33 @@ def urls(inbox_cursor: str, executions_cursor: str) -> list[tuple[str, str, dict
         ("carol", "/api/workflows/approvals", {"limit": "50"}),
         ("carol", "/api/workflows/approvals", {"limit": "50", "after": inbox_cursor}),
         ("carol", "/workflows", {}),
+        ("carol", f"/workflows/{WORKFLOW}", {}),
         ("carol", "/api/workflows", {}),
+        ("carol", f"{API_STEPS}/", {}),
         ("ada", STEPS, {}),
         ("ada", f"{STEPS}/{WAITING_STEP}", {}),
+        ("ada", f"{STEPS}/{WAITING_STEP}/form", {}),
         ("ada", f"{API_STEPS}/steps", {}),
+        ("ada", f"{API_STEPS}/steps/{WAITING_STEP}", {}),
         ("ada", f"{API_STEPS}/steps/{WAITING_STEP}/analytics", {}),
         ("ada", f"{API_STEPS}/mode-changes", {}),
+        ("ada", f"{API_STEPS}/schedules", {}),
+        ("carol", f"/executions/{execution_id}", {}),
+        ("carol", f"/executions/{execution_id}/cancel", {}),
         ("ada", "/workers", {}),
+        ("ada", "/workers/banner", {}),
+        ("ada", "/api/workers", {}),
         ("ada", "/admin/tokens", {}),
+        ("ada", "/api/tokens", {}),
+        ("ada", "/live/stats", {}),
+        ("ada", "/metrics", {}),
+        ("ada", "/health", {}),
     ]
+    json_reads = [
+        ("carol", f"/executions/{execution_id}", {}),
+        ("carol", f"/api/workflows/executions/{execution_id}", {}),
+    ]
+    return [(*u, "text/html") for u in html_pages] + [(*u, JSON) for u in json_reads]
 
 
 async def cursors(http: httpx.AsyncClient) -> tuple[str, str]:
@@ -71,9 +96,21 @@ async def cursors(http: httpx.AsyncClient) -> tuple[str, str]:
     return after, before
 
 
+async def started(http: httpx.AsyncClient) -> str:
+    """A real execution of the onboarding started through the API (bob), for its pages."""
+    response = await http.post(
+        "/api/workflows/executions/start", headers={DEV_USER_HEADER: "bob"},
+        json={"workflow_id": WORKFLOW,
+              "workflow_data": {"name": "Bench", "email": "bench@example.com", "tier": "basic"}},
+    )  # fmt: skip
+    response.raise_for_status()
+    execution_id: str = response.json()["execution_id"]
+    return execution_id
+
+
 async def timed(http: httpx.AsyncClient, user: str, path: str, query: dict[str, str],
-                runs: int) -> tuple[list[float], int]:  # fmt: skip
-    headers = {DEV_USER_HEADER: user, "accept": "text/html"}
+                runs: int, accept: str = "text/html") -> tuple[list[float], int]:  # fmt: skip
+    headers = {DEV_USER_HEADER: user, "accept": accept}
     status = 0
     times: list[float] = []
     for attempt in range(runs + 2):
@@ -93,14 +130,17 @@ async def run(executions: int, step_runs: int, waiting: int, runs: int) -> str:
                             waiting=waiting)  # fmt: skip
         note(f"seeded {seeded}")
         with bench.web() as web:
-            async with httpx.AsyncClient(base_url=web.url, timeout=60) as http:
+            async with bench.worker(), httpx.AsyncClient(base_url=web.url, timeout=60) as http:
+                execution_id = await started(http)
                 inbox_cursor, executions_cursor = await cursors(http)
                 lines = []
-                for user, path, query in urls(inbox_cursor, executions_cursor):
-                    times, status = await timed(http, user, path, query, runs)
-                    shown = path + ("?" + "&".join(f"{k}=…" if k in ("after", "before")
-                                                   else f"{k}={v}" for k, v in query.items())
-                                    if query else "")  # fmt: skip
+                for user, path, query, accept in urls(inbox_cursor, executions_cursor,
+                                                      execution_id):  # fmt: skip
+                    times, status = await timed(http, user, path, query, runs, accept)
+                    shown = path.replace(execution_id, "{id}") + (
+                        "?" + "&".join(f"{k}=…" if k in ("after", "before") else f"{k}={v}"
+                                       for k, v in query.items()) if query else "")  # fmt: skip
+                    shown += " (JSON)" if accept == JSON else ""
                     lines.append(row(f"`{shown}` ({status})", times))
                     note(lines[-1])
     return "\n".join([

@@ -4,7 +4,7 @@ decided or start between requests; a cursor the inbox did not give answers 400 n
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -152,3 +152,62 @@ async def test_pages_read_from_postgresql_walk_the_same_order_as_the_whole_inbox
     back = await inbox_page(definitions, carol, only, before=page.sooner, size=50)
     assert back.items == whole[150:200]
     assert (await inbox_page(definitions, DEMO_USERS["vera"], only)).items == []
+
+
+async def test_pages_merge_steps_with_different_timeouts_unknown_steps_and_ties(
+    database_url: str,
+) -> None:
+    """The page query reads each step's waiting runs apart and merges them: the walk still
+    equals the whole inbox's order when steps expire after different timeouts, waiting starts
+    tie, a step no definition names waits, and a finished execution still has a waiting row."""
+    import dataclasses
+
+    from app.approvals.inbox import InboxFilter, for_user, inbox_page, waiting_approvals
+    from app.db.tables import Execution, StepRun
+    from app.definitions.loader import load_definitions
+    from app.settings import REPO_ROOT
+    from app.temporal.actions import ACTION_NAMES
+
+    loaded = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
+    onboarding = loaded["customer_onboarding"]
+    timeouts = {"check_duplicates": 60, "create_crm_record": 7200, "setup_billing_account": 600}
+    definitions = {
+        **loaded,
+        onboarding.id: dataclasses.replace(onboarding, steps=[
+            dataclasses.replace(s, approval_timeout_seconds=timeouts.get(s.id, 1800))
+            for s in onboarding.steps
+        ]),
+    }  # fmt: skip
+    base = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    steps = [*timeouts, "gone_step"]
+    for n in range(60):
+        workflow = "retired_workflow" if n % 13 == 0 else onboarding.id
+        step = steps[n % len(steps)]
+        since = base + timedelta(minutes=(n * 7) % 50)  # ties across and within steps
+        await Execution.insert(
+            Execution(execution_id=f"x{n:02d}", workflow_id=workflow, workflow_name="W",
+                      definition_hash="h", status="completed" if n == 5 else "running",
+                      input={}, started_by="bob", started_at=base)  # type: ignore[call-arg]
+        )  # fmt: skip
+        await StepRun.insert(
+            StepRun(run_key=f"x{n:02d}/{step}", execution_id=f"x{n:02d}", workflow_id=workflow,
+                    step_id=step, mode="manual", status="waiting_approval",
+                    waiting_since=None if n == 7 else since)  # type: ignore[call-arg]
+        )  # fmt: skip
+    carol = DEMO_USERS["carol"]
+    for only in (InboxFilter(), InboxFilter(workflow_id=onboarding.id)):
+        whole = for_user(await waiting_approvals(definitions), carol, only)
+        assert len(whole) > 40
+        walked: list[WaitingApproval] = []
+        page = await inbox_page(definitions, carol, only, size=7)
+        while True:
+            walked.extend(page.items)
+            if page.later is None:
+                break
+            page = await inbox_page(definitions, carol, only, after=page.later, size=7)
+        assert walked == whole
+        backward: list[WaitingApproval] = []
+        while page.sooner is not None:
+            page = await inbox_page(definitions, carol, only, before=page.sooner, size=7)
+            backward[:0] = page.items
+        assert backward + whole[len(backward) :] == whole and backward == whole[: len(backward)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.db.tables import Execution, StepRun
+from app.db.tables import Execution, StepRun, WorkflowExecutionCount
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 # The engine records a step run as `waiting_approval` when the step starts waiting and
@@ -31,33 +31,76 @@ ORDER BY COALESCE(s.waiting_since, s.started_at) NULLS LAST, s.id
 # step id, approval timeout in seconds), so the database computes each item's expiry, keeps only
 # those steps and applies the keyset (expires_at, waiting since, execution id, step id) with a
 # LIMIT; ids compare byte-wise (COLLATE "C") as Python compares strings. Unknown times sort last.
+# Within one step the expiry is its waiting start plus the step's timeout, so each step's items
+# come in the order of the partial index step_runs_waiting_by_step (workflow, step, since,
+# execution): one LIMITed read per step, merged and LIMITed again — the cost grows with the steps
+# and the page size, not with the waiting runs. Steps no definition names (shown when asked;
+# they never expire) are found by skipping through that index's distinct (workflow, step) pairs.
+# The cursor's "never" (Python's datetime.max) reaches PostgreSQL as 'infinity' (asyncpg): LEAST
+# turns it into FAR, the year-9999 instant rows sort by, so a page can start after such an item.
 _FAR = "'9999-12-31 23:59:59.999999+00'::timestamptz"
 _WAITING_PAGE_SQL = """
-WITH steps AS (
+WITH RECURSIVE steps AS (
     SELECT * FROM unnest({}::text[], {}::text[], {}::float8[], {}::bool[])
         AS t(workflow_id, step_id, timeout, decidable)
+), pos AS (
+    SELECT LEAST({}::timestamptz, FAR) AS expires, LEAST({}::timestamptz, FAR) AS since,
+           {}::text COLLATE "C" AS eid,
+           {}::text COLLATE "C" AS sid, {}::bool AS unknown_steps, {}::text AS only, {}::int AS n
+), waiting_pairs AS (
+    (SELECT s.workflow_id, s.step_id FROM step_runs s, pos
+     WHERE pos.unknown_steps AND s.status = 'WAITING' ORDER BY 1, 2 LIMIT 1)
+    UNION ALL
+    SELECT next.* FROM waiting_pairs wp CROSS JOIN LATERAL (
+        SELECT s.workflow_id, s.step_id FROM step_runs s
+        WHERE s.status = 'WAITING' AND (s.workflow_id, s.step_id) > (wp.workflow_id, wp.step_id)
+        ORDER BY 1, 2 LIMIT 1
+    ) AS next
+), shown AS (
+    SELECT st.workflow_id, st.step_id, st.timeout FROM steps st, pos
+    WHERE st.decidable AND (pos.only = '' OR st.workflow_id = pos.only)
+    UNION ALL
+    SELECT wp.workflow_id, wp.step_id, NULL FROM waiting_pairs wp, pos
+    WHERE (pos.only = '' OR wp.workflow_id = pos.only) AND NOT EXISTS (
+        SELECT 1 FROM steps st WHERE st.workflow_id = wp.workflow_id AND st.step_id = wp.step_id)
 ), w AS (
-    SELECT s.execution_id COLLATE "C" AS execution_id, s.workflow_id,
-           s.step_id COLLATE "C" AS step_id, COALESCE(s.waiting_since, s.started_at) AS started_at,
-           COALESCE(COALESCE(s.waiting_since, s.started_at) + make_interval(secs => st.timeout),
-                    FAR) AS expires_key,
-           COALESCE(s.waiting_since, s.started_at, FAR) AS since_key,
-           e.workflow_name, e.started_by, e.input, s.run_key
-    FROM step_runs s LEFT JOIN steps st ON st.workflow_id = s.workflow_id AND st.step_id = s.step_id
-    JOIN executions e ON e.execution_id = s.execution_id
-    WHERE s.status = 'WAITING' AND e.status = 'RUNNING'
-      AND (st.decidable OR (st.workflow_id IS NULL AND {}))
-      AND ({} = '' OR s.workflow_id = {})
+    SELECT picked.* FROM shown st CROSS JOIN pos CROSS JOIN LATERAL (
+        SELECT s.execution_id COLLATE "C" AS execution_id, s.workflow_id,
+               s.step_id COLLATE "C" AS step_id, COALESCE(s.waiting_since, s.started_at) AS started_at,
+               EXPIRES AS expires_key, SINCE AS since_key,
+               e.workflow_name, e.started_by, e.input, s.run_key
+        FROM step_runs s JOIN executions e ON e.execution_id = s.execution_id
+        WHERE s.status = 'WAITING' AND e.status = 'RUNNING'
+          AND s.workflow_id = st.workflow_id AND s.step_id = st.step_id AND SINCE BOUND
+          AND (EXPIRES, SINCE, s.execution_id COLLATE "C", s.step_id COLLATE "C")
+              OP (pos.expires, pos.since, pos.eid, pos.sid)
+        ORDER BY SINCE WAY, s.execution_id COLLATE "C" WAY
+        LIMIT pos.n
+    ) AS picked
 )
 SELECT w.*, COALESCE(p.summary, '') AS preview_summary FROM (
-    SELECT * FROM w WHERE (expires_key, since_key, execution_id, step_id) OP ({}, {}, {}, {})
-    ORDER BY expires_key WAY, since_key WAY, execution_id WAY, step_id WAY LIMIT {}
+    SELECT * FROM w ORDER BY expires_key WAY, since_key WAY, execution_id WAY, step_id WAY
+    LIMIT (SELECT n FROM pos)
 ) AS w LEFT JOIN step_previews p ON p.run_key = w.run_key
 ORDER BY expires_key WAY, since_key WAY, execution_id WAY, step_id WAY
-""".replace("FAR", _FAR).replace("'WAITING'", f"'{StepStatus.WAITING_APPROVAL.value}'")
-_WAITING_PAGE_SQL = _WAITING_PAGE_SQL.replace("'RUNNING'", f"'{ExecutionStatus.RUNNING.value}'")
-_PAGE_FORWARD = _WAITING_PAGE_SQL.replace("OP", ">").replace("WAY", "ASC")
-_PAGE_BACKWARD = _WAITING_PAGE_SQL.replace("OP", "<").replace("WAY", "DESC")
+"""
+_WAITING_PAGE_SQL = (
+    _WAITING_PAGE_SQL.replace("EXPIRES", "COALESCE(SINCE_OR_NULL + make_interval(secs => st.timeout), FAR)")
+    .replace("SINCE_OR_NULL", "COALESCE(s.waiting_since, s.started_at)")
+    .replace("SINCE", "COALESCE(s.waiting_since, s.started_at, FAR)")
+    .replace("'WAITING'", f"'{StepStatus.WAITING_APPROVAL.value}'")
+    .replace("'RUNNING'", f"'{ExecutionStatus.RUNNING.value}'")
+)  # fmt: skip
+# The bound on a step's waiting start that its index can seek to, implied by the keyset on the
+# expiry (a step without a timeout expires never: year 9999).
+_EARLIEST = "COALESCE(pos.expires - make_interval(secs => st.timeout), '-infinity')"
+_PAGE_FORWARD = (
+    _WAITING_PAGE_SQL.replace("BOUND", f">= {_EARLIEST}").replace("OP", ">").replace("WAY", "ASC")
+).replace("FAR", _FAR)
+_PAGE_BACKWARD = (
+    _WAITING_PAGE_SQL.replace("BOUND", f"<= CASE WHEN pos.expires >= FAR THEN FAR ELSE {_EARLIEST} END")
+    .replace("OP", "<").replace("WAY", "DESC")
+).replace("FAR", _FAR)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,7 +132,7 @@ async def waiting_page(
             column.append(value)
     rows: list[dict[str, Any]] = await StepRun.raw(
         _PAGE_BACKWARD if backward else _PAGE_FORWARD,
-        *columns, query.unknown_steps, query.workflow_id, query.workflow_id, *key, limit,
+        *columns, *key, query.unknown_steps, query.workflow_id, limit,
     )  # fmt: skip
     for row in rows:  # raw queries answer JSONB as text
         if isinstance(row["input"], str):
@@ -180,9 +223,10 @@ async def waiting_steps() -> list[dict[str, Any]]:
 
 async def execution_counts() -> dict[str, tuple[int, Any]]:
     """Per workflow id: how many executions were recorded and when the newest one started
-    (a timezone-aware datetime); one GROUP BY over executions. Ids never run are absent."""
-    rows = await Execution.raw(
-        "SELECT workflow_id, count(*) AS runs, max(started_at) AS last_started"
-        " FROM executions GROUP BY workflow_id"
+    (a timezone-aware datetime), from the per-workflow counters (a row per workflow, kept by a
+    trigger on executions). Ids never run are absent."""
+    rows = await WorkflowExecutionCount.raw(
+        "SELECT workflow_id, executions, last_started_at FROM workflow_execution_counts"
+        " WHERE executions > 0"
     )
-    return {row["workflow_id"]: (row["runs"], row["last_started"]) for row in rows}
+    return {row["workflow_id"]: (row["executions"], row["last_started_at"]) for row in rows}

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from app.db.tables import FaultInjection, ModeChangeEvent, StepConfig, StepRun
@@ -220,33 +220,6 @@ async def finished_runs(workflow_id: str, step_id: str, since: datetime) -> list
 _COUNTED = f"('{COMPLETED}', '{FAILED}', '{REJECTED}')"
 
 
-async def day_counts(
-    workflow_id: str, step_id: str, since: datetime, until: datetime
-) -> dict[date, tuple[int, int]]:
-    """Per UTC day: the step's (successes, failures-or-rejections) among runs that ended in
-    [since, until), any mode; one GROUP BY on the (workflow_id, step_id, ended_at) index."""
-    rows = await StepRun.raw(
-        "SELECT (ended_at AT TIME ZONE 'UTC')::date AS day, "
-        f"count(*) FILTER (WHERE status = '{COMPLETED}') AS successes, "
-        f"count(*) FILTER (WHERE status <> '{COMPLETED}') AS failures FROM step_runs "
-        "WHERE workflow_id = {} AND step_id = {} AND ended_at >= {} AND ended_at < {} "
-        f"AND status IN {_COUNTED} GROUP BY 1",
-        workflow_id, step_id, since, until,
-    )  # fmt: skip
-    return {row["day"]: (int(row["successes"]), int(row["failures"])) for row in rows}
-
-
-async def counted_between(workflow_id: str, step_id: str, after: datetime, until: datetime) -> int:
-    """How many of the step's runs ended in (after, until] counted (completed, failed,
-    rejected), any mode."""
-    rows = await StepRun.raw(
-        "SELECT count(*) AS runs FROM step_runs WHERE workflow_id = {} AND step_id = {} "
-        f"AND ended_at > {{}} AND ended_at <= {{}} AND status IN {_COUNTED}",
-        workflow_id, step_id, after, until,
-    )  # fmt: skip
-    return int(rows[0]["runs"])
-
-
 async def latest_counted_runs(
     workflow_id: str, step_id: str, since: datetime, limit: int
 ) -> list[FinishedRun]:
@@ -259,17 +232,6 @@ async def latest_counted_runs(
         workflow_id, step_id, since, limit,
     )  # fmt: skip
     return [FinishedRun(row["status"], row["ended_at"], row["mode"]) for row in reversed(rows)]
-
-
-async def all_time_counts(workflow_id: str, step_id: str) -> tuple[int, int]:
-    """Counted runs (completed, failed, rejected) and successes of the step, every mode."""
-    rows = await StepRun.raw(
-        f"SELECT count(*) FILTER (WHERE status IN ('{COMPLETED}', '{FAILED}', '{REJECTED}')) "
-        f"AS runs, count(*) FILTER (WHERE status = '{COMPLETED}') AS successes "
-        "FROM step_runs WHERE workflow_id = {} AND step_id = {}",
-        workflow_id, step_id,
-    )  # fmt: skip
-    return int(rows[0]["runs"]), int(rows[0]["successes"])
 
 
 # --- fault injection -------------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from piccolo.columns import (
     JSONB,
+    BigInt,
     Boolean,
+    Date,
     DoublePrecision,
     Integer,
     Serial,
@@ -50,6 +52,28 @@ class StepRun(Table, tablename="step_runs"):
     # Seconds from waiting_since to the accepted decision that ended the wait, set when the final
     # outcome is written (the decisions are recorded before it); empty when nobody decided.
     decision_seconds = DoublePrecision(null=True, default=None)
+
+
+class StepRunDay(Table, tablename="step_run_days"):
+    """One step's counted runs (successes: completed; failures: failed or rejected) that ended on
+    one UTC day in one mode, kept by a trigger on step_runs (migration 10:00); a counted run
+    without `ended_at` counts on day -infinity."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    mode = Varchar(length=32)
+    day = Date()
+    successes = Integer(default=0)
+    failures = Integer(default=0)
+
+
+class WorkflowExecutionCount(Table, tablename="workflow_execution_counts"):
+    """How many executions of one workflow were recorded and when the newest started, kept by a
+    trigger on executions (migration 10:20)."""
+
+    workflow_id = Varchar(length=100, unique=True)
+    executions = BigInt(default=0)
+    last_started_at = Timestamptz(null=True, default=None)
 
 
 class DemoContact(Table, tablename="demo_contacts"):
@@ -309,6 +333,8 @@ class DemoTask(Table, tablename="demo_tasks"):
 TABLES: tuple[type[Table], ...] = (
     Execution,
     StepRun,
+    StepRunDay,
+    WorkflowExecutionCount,
     DemoContact,
     DemoBillingAccount,
     DemoOutboxMessage,

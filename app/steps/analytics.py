@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from app.db import step_configs
+from app.db import step_configs, step_run_days
 from app.domain.criteria import PromotionCriteria
 from app.domain.definitions import WorkflowDefinition
 from app.domain.promotion import (
@@ -72,12 +72,14 @@ async def _progress(settings: StepSettings, now: datetime) -> StepProgress:
 
 
 async def step_overview(definition: WorkflowDefinition) -> dict[str, StepProgress]:
-    """For the configuration page: each configured step's progress, in definition order."""
+    """For the configuration page: each configured step's progress, in definition order (the
+    reads share one connection, as `analytics`' do)."""
     now = datetime.now(UTC)
-    return {
-        step_id: await _progress(settings, now)
-        for step_id, settings in (await load_settings(definition)).items()
-    }
+    async with step_configs.transaction():
+        return {
+            step_id: await _progress(settings, now)
+            for step_id, settings in (await load_settings(definition)).items()
+        }
 
 
 async def mode_history(
@@ -90,13 +92,21 @@ async def mode_history(
 async def analytics(
     definition: WorkflowDefinition, step_id: str, now: datetime | None = None
 ) -> StepAnalytics:
-    """One step's analytics; raises UnknownStep for a step not defined."""
+    """One step's analytics; raises UnknownStep for a step not defined. Its ~10 reads share one
+    connection (a transaction: one snapshot, no pool hand-over and reset between reads)."""
+    async with step_configs.transaction():
+        return await _analytics(definition, step_id, now)
+
+
+async def _analytics(
+    definition: WorkflowDefinition, step_id: str, now: datetime | None
+) -> StepAnalytics:
     now = now or datetime.now(UTC)
     settings = await settings_of(definition, step_id)
     progress = await _progress(settings, now)
     since = now - timedelta(days=CHART_HISTORY_DAYS)
     per_day = (
-        await step_configs.counted_between(
+        await step_run_days.counted_between(
             definition.id, step_id, max(since, now - timedelta(days=RECENT_DAYS)), now
         )
         / RECENT_DAYS
@@ -110,7 +120,7 @@ async def analytics(
         else estimated_days_until_promotion(progress.metrics, settings.criteria, per_day)
     )
     history = await mode_history(definition.id, step_id)
-    all_time_runs, all_time_successes = await step_configs.all_time_counts(definition.id, step_id)
+    all_time_runs, all_time_successes = await step_run_days.all_time_counts(definition.id, step_id)
     criteria = settings.criteria
     # Aggregates only: the rate chart's last MAX_RATE_POINTS runs (plus the window before the
     # first of them, for its rolling rate) and the per-day counts; never every run.
@@ -119,7 +129,7 @@ async def analytics(
     )
     today = now.date()
     first_day = datetime.combine(today - timedelta(days=DAY_CHART_DAYS - 1), time(), UTC)
-    tally = await step_configs.day_counts(
+    tally = await step_run_days.day_counts(
         definition.id, step_id, max(since, first_day), first_day + timedelta(days=DAY_CHART_DAYS)
     )
     return StepAnalytics(

@@ -45,8 +45,10 @@ class EditConflict(RuntimeError):
 
 async def load_settings(definition: WorkflowDefinition) -> dict[str, StepSettings]:
     """Every step's settings, in definition order; a step added since `migrate` gets its row."""
-    await step_configs.seed([definition])
     by_step = await step_configs.read_workflow(definition.id)
+    if any(step.id not in by_step for step in definition.steps):  # seed only when one is missing
+        await step_configs.seed([definition])
+        by_step = await step_configs.read_workflow(definition.id)
     return {step.id: by_step[step.id] for step in definition.steps if step.id in by_step}
 
 
