@@ -415,6 +415,26 @@ async def test_promote_endpoint_takes_one_hop_for_admins_only(
         ("create_crm_record", "always_auto", "manual"),
         ("create_crm_record", "auto_monitored", "manual"),
     ]
+    # Paged, newest first: a page of two, then the rest from the last id of the first page.
+    every = [c["id"] for c in changes.json()]
+    first = await client.get(
+        "/api/workflows/customer_onboarding/mode-changes?limit=2", headers=api_headers("vera")
+    )
+    assert [c["id"] for c in first.json()] == every[:2]
+    rest = await client.get(
+        f"/api/workflows/customer_onboarding/mode-changes?limit=2&before_id={every[1]}",
+        headers=api_headers("vera"),
+    )
+    assert [c["id"] for c in rest.json()] == every[2:]
+    newer = await client.get(
+        f"/api/workflows/customer_onboarding/mode-changes?after_id={every[1]}",
+        headers=api_headers("vera"),
+    )
+    assert [c["id"] for c in newer.json()] == every[:1]
+    too_many = await client.get(
+        "/api/workflows/customer_onboarding/mode-changes?limit=501", headers=api_headers("vera")
+    )
+    assert too_many.status_code == 400 and "limit" in too_many.text
 
 
 async def test_put_config_checks_version_values_and_role(

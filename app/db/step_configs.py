@@ -136,13 +136,17 @@ async def write_mode_change(
 
 
 async def mode_changes(
-    workflow_id: str, step_id: str = "", after_id: int = 0
+    workflow_id: str, step_id: str = "", after_id: int = 0, before_id: int = 0, limit: int = 100
 ) -> list[ModeHistoryEntry]:
-    """Mode changes, newest first: one step's, or every step's of the workflow."""
+    """Mode changes, newest first: one step's, or every step's of the workflow; at most
+    `limit`, newer than change `after_id` and older than change `before_id` (keyset on
+    (changed_at, id): 0 means no bound)."""
     rows = await ModeChangeEvent.raw(
         "SELECT * FROM mode_changes WHERE workflow_id = {} AND (step_id = {} OR {} = '') "
-        "AND id > {} ORDER BY changed_at DESC, id DESC",
-        workflow_id, step_id, step_id, after_id,
+        "AND id > {} AND ({} = 0 OR (changed_at, id) < "
+        "(SELECT changed_at, id FROM mode_changes WHERE id = {})) "
+        "ORDER BY changed_at DESC, id DESC LIMIT {}",
+        workflow_id, step_id, step_id, after_id, before_id, before_id, limit,
     )  # fmt: skip
     return [
         ModeHistoryEntry(

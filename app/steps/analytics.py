@@ -82,11 +82,20 @@ async def step_overview(definition: WorkflowDefinition) -> dict[str, StepProgres
         }
 
 
+# The step page lists this many of its newest mode changes (the API pages through all).
+HISTORY_SHOWN = 50
+
+
 async def mode_history(
-    workflow_id: str, step_id: str = "", after_id: int = 0
+    workflow_id: str,
+    step_id: str = "",
+    after_id: int = 0,
+    before_id: int = 0,
+    limit: int = HISTORY_SHOWN,
 ) -> list[ModeHistoryEntry]:
-    """Mode changes, newest first: one step's, or every step's of the workflow."""
-    return await step_configs.mode_changes(workflow_id, step_id, after_id)
+    """Mode changes, newest first: one step's, or every step's of the workflow; a page of at
+    most `limit` (see step_configs.mode_changes for the bounds)."""
+    return await step_configs.mode_changes(workflow_id, step_id, after_id, before_id, limit)
 
 
 async def analytics(

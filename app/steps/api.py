@@ -4,12 +4,12 @@ analytics, promotion and demotion by hand, the mode-change audit trail, fault in
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ClientException, PermissionDeniedException
-from litestar.params import JSONBody
+from litestar.params import JSONBody, Parameter
 
 from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import Role, User
@@ -180,10 +180,22 @@ class StepApi(Controller):
 
     @get("/mode-changes", responses=error_responses(400, 401, 404))
     async def mode_changes(
-        self, definition: NamedDependency[WorkflowDefinition], after_id: int = 0
+        self,
+        definition: NamedDependency[WorkflowDefinition],
+        after_id: Annotated[
+            int, Parameter(ge=0, description="Only changes newer than this id")
+        ] = 0,
+        before_id: Annotated[
+            int, Parameter(ge=0, description="The next page: changes older than this id")
+        ] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=500, description="At most this many")] = 100,
     ) -> list[ModeChangeEntry]:
-        """Every mode change of the workflow's steps, newest first (`after_id` for new ones)."""
-        history = await mode_history(definition.id, after_id=after_id)
+        """The mode changes of the workflow's steps, newest first, a page at a time: `limit`
+        (default 100, at most 500); the next page is `before_id=<the last id of this one>`;
+        `after_id` asks only for changes newer than one already seen."""
+        history = await mode_history(
+            definition.id, after_id=after_id, before_id=before_id, limit=limit
+        )
         return [ModeChangeEntry.of(entry) for entry in history]
 
     @put(

@@ -23,7 +23,7 @@ from app.domain.promotion import ModeChangeRefused, PromotionStatus, StepMetrics
 from app.domain.step_config import StepConfigEdit, StepSettings, parse_criteria_fields
 from app.settings import Settings
 from app.steps import manual
-from app.steps.analytics import StepAnalytics, analytics, step_overview
+from app.steps.analytics import HISTORY_SHOWN, StepAnalytics, analytics, step_overview
 from app.steps.configuration import EditConflict, InvalidStepConfig, save_config
 from app.steps.dependencies import numbered_step, provide_definition
 from app.web.embedding import base_path
@@ -158,6 +158,7 @@ def _analytics_context(
         number=number,
         step=step,
         a=result,
+        history_shown=HISTORY_SHOWN,
         mode_errors={},
         mode_values={"to_mode": "", "reason": ""},
     )
