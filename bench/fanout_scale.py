@@ -52,6 +52,9 @@ from bench.sse_fanout import (
 )
 from bench.stack import WebProcess, stack
 
+START_PACE = 0.1
+"""Seconds between two starts of the running executions."""
+
 PER_EXECUTION = (1, 2, 5)
 """Viewers per execution in the phases after the 1-viewer reference."""
 
@@ -98,7 +101,7 @@ async def measure(
     pids = [web.pid for web in webs]
     async with viewers_on(spread(clients, len(ids)), ids, count, 300) as viewers:
         note(f"  {count} viewer(s) connected")
-        await asyncio.sleep(2)  # let the connection burst settle
+        await asyncio.sleep(5)  # let the connection burst settle
         q0, cpu0, w0 = await queries(clients), cpu_seconds(pids), process_sample(worker_pid)[1]
         c0, started = time.process_time(), time.time()
         await asyncio.sleep(seconds)
@@ -153,6 +156,9 @@ async def run_phases(
     for _ in range(executions):
         service.definitions["bench_long"] = long_definition(steps, rng, step_seconds)
         running.append(await service.start("bench_long", {}, DEMO_USERS["bob"]))
+        # Paced: 200 first workflow tasks at once starve the worker's threads past the SDK's
+        # 2 s deadlock detector on 2 shared cores (seen at 09:22 and 09:36 on 2026-11-30).
+        await asyncio.sleep(START_PACE)
     note(f"{executions} executions started ({steps} steps each)")
     results = []
     try:
