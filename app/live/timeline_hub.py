@@ -47,8 +47,10 @@ def timeline_delay(tuning: LiveTuning) -> Callable[[Feed[Timeline], Timeline], f
     def delay(feed: Feed[Timeline], timeline: Timeline) -> float:
         if timeline.stale:
             # The query went unanswered (a busy or absent worker): what viewers got may be behind,
-            # and no history event will come for a change already written. Ask again soon.
-            return STALE_RETRY * tuning.fast_interval
+            # and no history event will come for a change already written. Ask again soon, then
+            # less often the longer it stays unanswered (a busy worker is not flooded).
+            first = STALE_RETRY * tuning.fast_interval
+            return min(tuning.max_backoff, max(first, feed.quiet_for() / 2))
         if feed.pushed:  # Temporal's history long-poll wakes the watcher on each change
             return tuning.safety_interval
         if feed.bursting():
