@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
+from app.domain.approval_inputs import defaults
 from app.domain.definitions import WorkflowDefinition
 from app.domain.templating import render_value
 from app.temporal.contracts import ExecutionInput
@@ -38,6 +39,11 @@ def bare_calls(definition: WorkflowDefinition, data: dict[str, str]) -> list[dic
     context: dict[str, object] = {"input": data, "steps": {}, "execution": {}}
     calls = []
     for step in definition.steps:
+        # As the engine does (app/temporal/amendments.py): `approval.*` holds the step's
+        # approval-input defaults when the step runs automatically.
+        context.pop("approval", None)
+        if step.approval_inputs:
+            context["approval"] = defaults(step.approval_inputs, context)
         params = render_value(step.params, context)
         calls.append({"action": step.action, "params": params})
         # Later steps read earlier results; give them the values the real actions return.

@@ -30,7 +30,7 @@ import random
 import re
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,15 +83,19 @@ async def run_worker() -> None:
         await stop.wait()
 
 
-def long_definition(steps: int, rng: random.Random) -> WorkflowDefinition:
+def long_definition(
+    steps: int, rng: random.Random, seconds: tuple[float, float] = (2.0, 8.0)
+) -> WorkflowDefinition:
+    """`steps` automatic `bench_work` steps taking `seconds` (low, high; drawn by `rng`) each."""
+    low, high = seconds
     raw = {
         "id": "bench_long",
         "name": "Bench Long Run",
-        "description": "Steps that take 2-8 s each, all automatic.",
+        "description": f"Steps that take {low:g}-{high:g} s each, all automatic.",
         "inputs": [],
         "steps": [
             {"id": f"work_{n:02d}", "name": f"Work {n}", "action": "bench_work",
-             "impact": "accessory", "params": {"seconds": round(rng.uniform(2.0, 8.0), 2)}}
+             "impact": "accessory", "params": {"seconds": round(rng.uniform(low, high), 2)}}
             for n in range(1, steps + 1)
         ],
     }  # fmt: skip
@@ -136,22 +140,30 @@ async def watch(http: httpx.AsyncClient, viewer: Viewer) -> None:
             viewer.connected.set()
 
 
+Placement = Callable[[int, str], httpx.AsyncClient]
+"""Which web process (its client) viewer number n, watching an execution, connects to."""
+
+
 @asynccontextmanager
 async def viewers_on(
-    http: httpx.AsyncClient, execution_ids: list[str], count: int
-) -> AsyncIterator[list[Viewer]]:
-    """`count` viewers spread evenly over the executions, all connected when entered."""
+    http: httpx.AsyncClient | Placement, execution_ids: list[str], count: int,
+    connect_within: float = 60,
+) -> AsyncIterator[list[Viewer]]:  # fmt: skip
+    """`count` viewers spread evenly over the executions (viewer n watches execution n mod
+    len), all connected when entered; `http` is the one web process, or a placement."""
     viewers = [Viewer(execution_ids[n % len(execution_ids)]) for n in range(count)]
-    tasks = [asyncio.create_task(watch(http, v)) for v in viewers]
+    place: Placement = http if callable(http) else (lambda _n, _e: http)
+    tasks = [asyncio.create_task(watch(place(n, v.execution_id), v)) for n, v in enumerate(viewers)]
     try:
         connected = asyncio.gather(*(v.connected.wait() for v in viewers))
         done, _ = await asyncio.wait(
-            [connected, *tasks], timeout=60, return_when=asyncio.FIRST_COMPLETED
+            [connected, *tasks], timeout=connect_within, return_when=asyncio.FIRST_COMPLETED
         )
         for task in done:
             task.result()  # a viewer that failed to connect stops the run with its reason
         if not connected.done():
-            raise TimeoutError(f"{count} viewers did not all connect within 60 s")
+            raised = f"{count} viewers did not all connect within {connect_within:.0f} s"
+            raise TimeoutError(raised)
         yield viewers
     finally:
         for task in tasks:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.utils.scope.state import ScopeState
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.approvals.dependencies import inbox_filter
@@ -19,9 +17,11 @@ from app.approvals.inbox import PAGE_SIZE, WaitingApproval, for_user, page_of
 from app.domain.identity import User
 from app.executions.service import UnknownExecution
 from app.live.feeds import Gone, reason
+from app.live.rendering import csrf_input
 from app.live.schemas import LiveStats
 from app.live.updates import LiveUpdates
 from app.temporal.contracts import Timeline
+from app.web.embedding import is_embedded
 from app.web.errors import error_responses
 
 log = logging.getLogger("stepladder.live")
@@ -31,18 +31,19 @@ RECONNECT_MS = 1000
 
 
 def render_partial(
-    request: Request[Any, Any, Any], template_name: str, context: dict[str, Any]
+    request: Request[Any, Any, Any],
+    template_name: str,
+    context: dict[str, Any],
+    csrf: str | None = None,
 ) -> str:
     """Render a template as Litestar's `Template` response would (request, CSRF input, the
-    engine's globals), for SSE events that must match what the full page shows."""
+    engine's globals), for SSE events that must match what the full page shows; `csrf` in
+    place of the request's CSRF input (a shared render's placeholder)."""
     engine = request.app.template_engine
     if engine is None:  # pragma: no cover - create_app always configures one
         raise RuntimeError("no template engine configured")
-    token = ScopeState.from_scope(request.scope).csrf_token
-    csrf_token = token if isinstance(token, str) else ""
-    csrf_input = f'<input type="hidden" name="_csrf_token" value="{html.escape(csrf_token)}" />'
     rendered: str = engine.get_template(template_name).render(
-        **context, request=request, csrf_input=csrf_input
+        **context, request=request, csrf_input=csrf_input(request) if csrf is None else csrf
     )
     return rendered
 
@@ -76,8 +77,18 @@ class LiveController(Controller):
         except Exception as exc:  # Temporal down: open the stream anyway, it catches up later
             log.warning("execution %s: no timeline yet (%s)", execution_id, reason(exc))
 
+        # Everything the partial reads besides the CSRF input: viewers alike share one render.
+        viewer = (execution_id, request.user, is_embedded(request))
+        csrf = csrf_input(request)
+
         def event(timeline: Timeline, published_at: float | None = None) -> ServerSentEvent:
-            data = render_partial(request, "_timeline.html", {"timeline": timeline})
+            data = live.renders.get(
+                (*viewer, timeline.version, timeline.status, timeline.stale),
+                lambda mark: render_partial(
+                    request, "_timeline.html", {"timeline": timeline}, mark
+                ),
+                csrf,
+            )
             # The comment (ignored by browsers) says when this process learned of the version,
             # so a benchmark can time the fan-out alone.
             comment = f"published {published_at:.3f}" if published_at else None

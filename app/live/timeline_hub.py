@@ -37,11 +37,20 @@ change was written (epoch seconds; 0.0: none)."""
 # change or the safety read; a larger margin costs one more query per change instead.
 CLOCK_MARGIN = 0.0
 
+# After an unconfirmed (stale) answer, read again after this many fast intervals (1 s by default).
+STALE_RETRY = 4
+
 
 def timeline_delay(tuning: LiveTuning) -> Callable[[Feed[Timeline], Timeline], float]:
     """Fast while steps run, slow while a step waits for a person, slower the longer it is quiet."""
 
     def delay(feed: Feed[Timeline], timeline: Timeline) -> float:
+        if timeline.stale:
+            # The query went unanswered (a busy or absent worker): what viewers got may be behind,
+            # and no history event will come for a change already written. Ask again soon, then
+            # less often the longer it stays unanswered (a busy worker is not flooded).
+            first = STALE_RETRY * tuning.fast_interval
+            return min(tuning.max_backoff, max(first, feed.quiet_for() / 2))
         if feed.pushed:  # Temporal's history long-poll wakes the watcher on each change
             return tuning.safety_interval
         if feed.bursting():
@@ -57,7 +66,8 @@ def timeline_delay(tuning: LiveTuning) -> Callable[[Feed[Timeline], Timeline], f
 
 
 def timeline_version(timeline: Timeline) -> Hashable:
-    return (timeline.version, timeline.status)
+    # `stale` too: the answer that replaces an unconfirmed one is sent even at the same version.
+    return (timeline.version, timeline.status, timeline.stale)
 
 
 class TimelineHub:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.live.history import HistoryChanges
 from app.live.inbox_hub import ApprovalInbox
+from app.live.rendering import SharedRenders
 from app.live.schemas import LiveStats
 from app.live.timeline_hub import TimelineHub
 from app.temporal.contracts import Timeline
@@ -20,6 +21,8 @@ class LiveUpdates:
     timelines: TimelineHub
     inbox: ApprovalInbox
     history: HistoryChanges | None = None
+    renders: SharedRenders = field(default_factory=SharedRenders)
+    """Timeline partials shared by the SSE viewers of one version (app/live/rendering.py)."""
 
     def nudge(self, execution_id: str) -> None:
         """Call after this app changed an execution (a start, a decision, a cancel): its viewers
