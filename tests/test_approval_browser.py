@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 from temporalio.client import Client
 
 from app.db.tables import DemoBillingAccount, DemoContact
@@ -153,3 +153,40 @@ async def test_a_live_update_while_ticking_boxes_keeps_what_was_entered(
     await expect(card.get_by_label(CRM_CONFIRMATIONS[0])).to_be_checked()
     await expect(card.get_by_label("Reason (required to reject)")).to_have_value("half-way")
     await engine.cancel(execution_id)
+
+
+async def test_a_decision_answer_overtaken_by_the_live_stream_does_not_put_an_older_state_back(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    """The htmx answer to Approve & Continue is read right after the decision; the live stream
+    may bring newer versions before that answer reaches the browser. Swapping the answer in then
+    would show the step running again while the execution waits at the next step, and nothing
+    would correct it (the stream sends each version once)."""
+    execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
+    answered: list[int] = []
+
+    async def hold_the_answer(route: Route) -> None:
+        response = await route.fetch()
+        billing = page.locator("#step-setup_billing_account")
+        # Released only once the stream has shown the next waiting step.
+        await expect(billing).to_have_attribute("data-status", "waiting_approval", timeout=LIVE)
+        answered.append(response.status)
+        await route.fulfill(response=response)
+
+    await page.route("**/decision", hold_the_answer)
+    card = page.locator("#step-create_crm_record")
+    for label in CRM_CONFIRMATIONS:
+        await card.get_by_label(label).check()
+    # htmx fires afterRequest once it has dealt with the answer (swapped it in, or not).
+    await page.evaluate(AFTER_REQUEST)
+    await card.get_by_role("button", name="Approve & Continue", exact=True).click()
+    assert await page.evaluate("() => window.answerHandled") == 200 and answered == [200]
+    billing = page.locator("#step-setup_billing_account")
+    await expect(billing).to_have_attribute("data-status", "waiting_approval")
+    await expect(card).to_have_attribute("data-status", "completed")
+    await expect(billing.get_by_label("Type CONFIRM BILLING to confirm")).to_be_visible()
+    assert execution_id in page.url
+
+
+AFTER_REQUEST = """() => { window.answerHandled = new Promise((done) => document.addEventListener(
+  "htmx:afterRequest", (event) => done(event.detail.xhr.status), { once: true })); }"""
