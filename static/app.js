@@ -92,37 +92,13 @@
   }, 15000);
 })();
 
-// One swap per version of a live timeline: a live event carrying the version the page already
-// shows (the htmx answer to this page's own decision rendered it a moment ago) is not swapped in
-// again, and neither is a decision's answer that the live stream has already overtaken (its
-// query answered before a newer version was pushed): it would put an older state back on screen.
-(function () {
-  "use strict";
-
-  function shownVersion() {
-    var shown = document.querySelector("#live #timeline");
-    var version = shown ? parseInt(shown.getAttribute("data-version"), 10) : NaN;
-    return isNaN(version) ? null : version;
+// A live timeline event carrying the version the page already shows (the htmx answer to this
+// page's own decision rendered it a moment ago) is not swapped in again: one render per change.
+document.addEventListener("htmx:sseBeforeMessage", function (event) {
+  var message = event.detail;
+  if (!message || message.type !== "timeline" || !message.lastEventId) { return; }
+  var shown = document.querySelector("#live #timeline");
+  if (shown && shown.getAttribute("data-version") === message.lastEventId) {
+    event.preventDefault();
   }
-
-  document.addEventListener("htmx:sseBeforeMessage", function (event) {
-    var message = event.detail;
-    if (!message || message.type !== "timeline" || !message.lastEventId) { return; }
-    if (String(shownVersion()) === message.lastEventId) {
-      event.preventDefault();
-    }
-  });
-
-  var ANSWER_VERSION = /^\s*(?:<!--[\s\S]*?-->\s*)*<section id="timeline"[^>]* data-version="(\d+)"/;
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var xhr = event.detail.xhr;
-    var target = event.detail.target;
-    // Only a plain answer: a refusal (4xx, 503) carries its message and is always shown.
-    if (!xhr || xhr.status !== 200 || !target || target.id !== "timeline") { return; }
-    var found = ANSWER_VERSION.exec(xhr.responseText || "");
-    var shown = shownVersion();
-    if (found && shown !== null && parseInt(found[1], 10) <= shown) {
-      event.detail.shouldSwap = false;
-    }
-  });
-})();
+});

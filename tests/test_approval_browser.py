@@ -159,9 +159,10 @@ async def test_a_decision_answer_overtaken_by_the_live_stream_does_not_put_an_ol
     browser: Browser, web_server: str, engine: ExecutionService
 ) -> None:
     """The htmx answer to Approve & Continue is read right after the decision; the live stream
-    may bring newer versions before that answer reaches the browser. Swapping the answer in then
-    would show the step running again while the execution waits at the next step, and nothing
-    would correct it (the stream sends each version once)."""
+    may bring newer versions before that answer reaches the browser (seen in the click bench in
+    6 of 10 runs). The page must stay on the newer state: the step completed, the next one
+    waiting with its panel — not the step running again, which nothing would correct (the
+    stream sends each version once)."""
     execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
     answered: list[int] = []
 
@@ -177,7 +178,7 @@ async def test_a_decision_answer_overtaken_by_the_live_stream_does_not_put_an_ol
     card = page.locator("#step-create_crm_record")
     for label in CRM_CONFIRMATIONS:
         await card.get_by_label(label).check()
-    # htmx fires afterRequest once it has dealt with the answer (swapped it in, or not).
+    # htmx fires afterRequest once it has dealt with the answer (whether it swapped it or not).
     await page.evaluate(AFTER_REQUEST)
     await card.get_by_role("button", name="Approve & Continue", exact=True).click()
     assert await page.evaluate("() => window.answerHandled") == 200 and answered == [200]
