@@ -10,7 +10,7 @@ waits (the other steps are set to automatic modes), so each execution needs one 
 The page's own clock measures the click: `performance.now()` at `click()` and when a
 MutationObserver sees the step card's `data-status="completed"`.
 
-Run: `.venv/bin/python -m bench.approve_click [--runs 30]`; prints a Markdown section for
+Run: `.venv/bin/python -m bench.approve_click [--runs 30] [--profile DIR]`; prints a Markdown section for
 docs/benchmarks.md.
 """
 
@@ -162,17 +162,14 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
         "--profile", type=Path, default=None,
-        help="folder for each run's timestamps (clicks.json, floors.json; the web process's "
-        "trace in web.jsonl when it writes one) and a breakdown printed at the end",
+        help="folder for each run's timestamps (clicks.json, floors.json: the browser's events "
+        "and Temporal's event times, epoch ms) and a breakdown printed at the end",
     )  # fmt: skip
     args = parser.parse_args()
     click_marks: list[dict[str, Any]] | None = None if args.profile is None else []
     floor_marks: list[dict[str, Any]] | None = None if args.profile is None else []
-    web_env: dict[str, str] = {}
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-        (args.profile / "web.jsonl").unlink(missing_ok=True)
-        web_env["CLICK_TRACE_FILE"] = str(args.profile.resolve() / "web.jsonl")
 
     onboarding = DEFINITIONS["customer_onboarding"]
     clicks: list[float] = []
@@ -183,7 +180,7 @@ async def main() -> None:
         service = ExecutionService(bench.client, DEFINITIONS, bench.task_queue)
         decisions = DecisionService(bench.client)
         # The worker and the web server as in production: separate processes.
-        with bench.child("-m", "app.cli", "worker"), bench.web(**web_env) as web:
+        with bench.child("-m", "app.cli", "worker"), bench.web() as web:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
                     executable_path=chromium_path(), args=CHROMIUM_ARGS
@@ -215,33 +212,18 @@ async def main() -> None:
     if args.profile is not None and click_marks is not None and floor_marks is not None:
         (args.profile / "clicks.json").write_text(json.dumps(click_marks, indent=1))
         (args.profile / "floors.json").write_text(json.dumps(floor_marks, indent=1))
-        print_breakdown(click_marks, args.profile / "web.jsonl", "browser.click")
-        print_breakdown(floor_marks, None, "floor.update_sent")
+        print_breakdown(click_marks, "browser.click")
+        print_breakdown(floor_marks, "floor.update_sent")
 
 
-def print_breakdown(runs: list[dict[str, Any]], trace: Path | None, origin: str) -> None:
-    """Per stage, its time after `origin` (p50 over the runs, ms): the browser's, Temporal's
-    events and, when `trace` exists, the web process's own trace lines of the same execution
-    (numbered in order when a point repeats)."""
-    lines = []
-    if trace is not None and trace.exists():
-        lines = [json.loads(line) for line in trace.read_text().splitlines() if line.strip()]
+def print_breakdown(runs: list[dict[str, Any]], origin: str) -> None:
+    """Per stage (a browser event, a Temporal event), its time after `origin` (p50 over the
+    runs, ms), in order."""
     offsets: dict[str, list[float]] = {}
     for run in runs:
-        marks = {k: v for k, v in run.items() if isinstance(v, float)}
-        counts: dict[str, int] = {}
-        execution_id = run["execution_id"]
-        for line in lines:
-            if line.get("e") != execution_id and execution_id not in line.get("path", ""):
-                continue
-            if line["t"] < run[origin] - 50 or line["t"] > run.get("browser.completed", 1e18) + 50:
-                continue
-            counts[line["p"]] = counts.get(line["p"], 0) + 1
-            marks[f"web.{line['p']}.{counts[line['p']]}"] = line["t"]
-            if "w" in line:
-                marks[f"web.{line['p']}.{counts[line['p']]}.written"] = line["w"]
-        for name, at in marks.items():
-            offsets.setdefault(name, []).append(at - run[origin])
+        for name, at in run.items():
+            if isinstance(at, float):
+                offsets.setdefault(name, []).append(at - run[origin])
     print(f"\nBreakdown after {origin} (p50 ms, n runs having the stage):")
     for name, values in sorted(offsets.items(), key=lambda item: percentile(item[1], 50)):
         print(f"  {percentile(values, 50):8.1f}  {name}  (n={len(values)})")
