@@ -105,19 +105,31 @@ document.addEventListener("htmx:sseBeforeMessage", function (event) {
 
 // The answer to this page's own decision is swapped into the timeline on screen now, not the one
 // it was sent from: a live update may have replaced that one meanwhile (the request is slower
-// than the push on a busy server). Swapping into the detached element would make htmx move the
-// fields the person is typing in (hx-preserve) out of the page and drop them. An answer older
-// than what the live update already showed is not swapped at all: it would turn the page back
-// and the stream would not send the newer version again. Refusals are always shown.
-document.addEventListener("htmx:beforeSwap", function (event) {
-  var detail = event.detail;
-  if (!detail.target || detail.target.id !== "timeline") { return; }
-  var current = document.querySelector("#live #timeline");
-  if (!current) { return; }
-  if (!detail.target.isConnected) { detail.target = current; }
-  var answered = /data-version="(-?\d+)"/.exec(detail.serverResponse || "");
-  var ok = detail.xhr && detail.xhr.status < 300;
-  if (ok && answered && Number(current.getAttribute("data-version")) > Number(answered[1])) {
-    detail.shouldSwap = false;
+// than the push on a busy server). Left alone, htmx would "swap" into the detached element,
+// which inserts nothing but does move the fields the person is typing in (hx-preserve, matched
+// by id) out of the page and drop them. An answer older than what the live update already
+// showed is not swapped at all: it would turn the page back, and the stream would not send the
+// newer version again. Refusals are always shown. The listener sits on the timeline element
+// itself, from the request on: events on a detached element never reach `document`.
+(function () {
+  "use strict";
+
+  function beforeSwap(event) {
+    var detail = event.detail;
+    var current = document.querySelector("#live #timeline");
+    if (!current) { return; }
+    if (!detail.target.isConnected) { detail.target = current; }
+    var answered = /data-version="(-?\d+)"/.exec(detail.serverResponse || "");
+    var ok = detail.xhr && detail.xhr.status < 300;
+    if (ok && answered && Number(current.getAttribute("data-version")) > Number(answered[1])) {
+      detail.shouldSwap = false;
+    }
   }
-});
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "timeline" || target.stepladderGuarded) { return; }
+    target.stepladderGuarded = true;
+    target.addEventListener("htmx:beforeSwap", beforeSwap);
+  });
+})();

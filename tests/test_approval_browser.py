@@ -160,9 +160,11 @@ async def test_a_decision_answer_overtaken_by_the_live_update_keeps_the_next_ste
     browser: Browser, web_server: str, engine: ExecutionService
 ) -> None:
     """Seen on a busy CI machine: the live update showing the next step waiting arrived before
-    the answer to the click; htmx swapped the answer into the timeline that update had
-    replaced, and took the next step's phrase and reason fields (hx-preserve) out of the page.
-    Here the answer is held back until the update has shown the billing step, every time."""
+    the answer to the click, and the answer (read late) showed the next step waiting too; htmx
+    swapped it into the timeline that update had replaced, and took the next step's phrase and
+    reason fields (hx-preserve, matched by id) out of the page. Here the answer is held back
+    until the update has shown the billing step, and is what the server sends when its read
+    comes after the push: the timeline as the update showed it."""
     execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
     billing = page.locator("#step-setup_billing_account")
     shown = asyncio.Event()
@@ -170,8 +172,9 @@ async def test_a_decision_answer_overtaken_by_the_live_update_keeps_the_next_ste
     async def after_the_live_update(route: Route) -> None:
         answer = await route.fetch()
         await expect(billing).to_have_attribute("data-status", "waiting_approval", timeout=LIVE)
+        late_read = await page.locator("#live #timeline").evaluate("e => e.outerHTML")
         shown.set()
-        await route.fulfill(response=answer)
+        await route.fulfill(response=answer, body=late_read)
 
     await page.route("**/steps/create_crm_record/decision", after_the_live_update)
     card = page.locator("#step-create_crm_record")
@@ -188,3 +191,41 @@ async def test_a_decision_answer_overtaken_by_the_live_update_keeps_the_next_ste
         billing.get_by_role("button", name="Approve & Continue", exact=True)
     ).to_be_enabled()
     await engine.cancel(execution_id)
+
+
+async def test_a_decision_answer_overtaken_by_the_live_stream_does_not_put_an_older_state_back(
+    browser: Browser, web_server: str, engine: ExecutionService
+) -> None:
+    """The htmx answer to Approve & Continue is read right after the decision; the live stream
+    may bring newer versions before that answer reaches the browser (seen in the click bench in
+    6 of 10 runs). The page must stay on the newer state: the step completed, the next one
+    waiting with its panel — not the step running again, which nothing would correct (the
+    stream sends each version once)."""
+    execution_id, page = await open_waiting_execution(browser, web_server, engine, "Carol Approver")
+    answered: list[int] = []
+
+    async def hold_the_answer(route: Route) -> None:
+        response = await route.fetch()
+        billing = page.locator("#step-setup_billing_account")
+        # Released only once the stream has shown the next waiting step.
+        await expect(billing).to_have_attribute("data-status", "waiting_approval", timeout=LIVE)
+        answered.append(response.status)
+        await route.fulfill(response=response)
+
+    await page.route("**/decision", hold_the_answer)
+    card = page.locator("#step-create_crm_record")
+    for label in CRM_CONFIRMATIONS:
+        await card.get_by_label(label).check()
+    # htmx fires afterRequest once it has dealt with the answer (whether it swapped it or not).
+    await page.evaluate(AFTER_REQUEST)
+    await card.get_by_role("button", name="Approve & Continue", exact=True).click()
+    assert await page.evaluate("() => window.answerHandled") == 200 and answered == [200]
+    billing = page.locator("#step-setup_billing_account")
+    await expect(billing).to_have_attribute("data-status", "waiting_approval")
+    await expect(card).to_have_attribute("data-status", "completed")
+    await expect(billing.get_by_label("Type CONFIRM BILLING to confirm")).to_be_visible()
+    assert execution_id in page.url
+
+
+AFTER_REQUEST = """() => { window.answerHandled = new Promise((done) => document.addEventListener(
+  "htmx:afterRequest", (event) => done(event.detail.xhr.status), { once: true })); }"""

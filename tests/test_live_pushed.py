@@ -9,6 +9,8 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager, suppress
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -375,3 +377,42 @@ async def test_a_decided_announcement_reaches_every_listener_with_its_step(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_pushed_change_is_queried_at_once_even_while_an_older_query_is_in_flight() -> None:
+    """Temporal holds a `timeline` query while a workflow task runs: the watcher's query sent
+    before a change can still be in flight when the history reports the change. The query that
+    will show the change starts at once (the watcher joins it next) instead of after the older
+    one returns — and it stays one query for the change."""
+    changed, older_released, second_started = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    calls: list[float] = []
+
+    async def fetch(execution_id: str) -> Any:
+        calls.append(time.time())
+        if len(calls) == 1:
+            await older_released.wait()  # held as Temporal holds it during a workflow task
+        else:
+            second_started.set()
+        return SimpleNamespace(version=len(calls), status="running", finished=False, stale=False,
+                               steps=[])  # fmt: skip
+
+    async def pushed(execution_id: str) -> AsyncIterator[float]:
+        await changed.wait()
+        yield time.time()  # a workflow task completed after the first query started
+        await asyncio.Event().wait()  # then nothing more
+
+    hub = TimelineHub(fetch, LiveTuning(), changes=pushed)
+    try:
+        async with hub.subscribe("execution-1") as viewer:
+            await eventually(lambda: asyncio.sleep(0, len(calls)), lambda n: n == 1)
+            changed.set()
+            await asyncio.wait_for(second_started.wait(), timeout=5)
+            assert not older_released.is_set() and len(calls) == 2
+            older_released.set()
+            # The viewer ends on the version that query read (an older one may show first).
+            while (await asyncio.wait_for(viewer.next(), 5)).version != 2:
+                pass
+            await asyncio.sleep(0.3)  # an extra query would start within this: none may
+    finally:
+        await hub.close()
+    assert len(calls) == 2, "one query for the change, not one more once the older returned"

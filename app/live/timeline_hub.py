@@ -91,6 +91,8 @@ class TimelineHub:
         self._asked_at: OrderedDict[str, float] = OrderedDict()
         self._feeds: dict[str, Feed[Timeline]] = {}
         self._inflight: dict[str, tuple[float, asyncio.Task[Timeline]]] = {}
+        # The query a push started (`_pushed`), kept for the next read even once it answered.
+        self._prefetched: dict[str, tuple[float, asyncio.Task[Timeline]]] = {}
         # When this app last changed each execution (loop clock): reads must start after it.
         self._changed: OrderedDict[str, float] = OrderedDict()
         # A finished timeline never changes again: keep it instead of asking Temporal (which
@@ -128,13 +130,21 @@ class TimelineHub:
         """A timeline queried after this app's last change to the execution: the query in
         flight if it started since, else a new one. Raises `Gone` for an unknown execution."""
         not_before = self._changed.get(execution_id, 0.0)
+        pushed = self._prefetched.pop(execution_id, None)
+        if pushed is not None and pushed[0] >= not_before:
+            return await asyncio.shield(pushed[1])  # started on a push, maybe answered already
+        return await asyncio.shield(self._query_since(execution_id, not_before))
+
+    def _query_since(self, execution_id: str, not_before: float) -> asyncio.Task[Timeline]:
+        """The query in flight if it started at `not_before` (loop clock) or later, else a new
+        one, which later readers join."""
         inflight = self._inflight.get(execution_id)
         if inflight is None or inflight[0] < not_before:
             task = asyncio.create_task(self._query(execution_id))
             inflight = (self._now(), task)
             self._inflight[execution_id] = inflight
             task.add_done_callback(lambda done: self._forget_inflight(execution_id, done))
-        return await asyncio.shield(inflight[1])
+        return inflight[1]
 
     def _forget_inflight(self, execution_id: str, task: asyncio.Task[Timeline]) -> None:
         inflight = self._inflight.get(execution_id)
@@ -229,6 +239,7 @@ class TimelineHub:
                 await asyncio.gather(follower, return_exceptions=True)
             if self._feeds.get(execution_id) is feed:
                 del self._feeds[execution_id]
+                self._prefetched.pop(execution_id, None)
 
     def _unseen(self, execution_id: str, written_at: float) -> bool:
         """Whether a change written at `written_at` may be missing from the latest query's answer
@@ -248,7 +259,7 @@ class TimelineHub:
                         feed.poke()  # changes during the outage: read once now
                     feed.pushed, failures = True, 0
                     if self._unseen(execution_id, written_at):
-                        feed.poke()
+                        self._pushed(execution_id, feed)
                 return  # the execution closed; its final query follows the poke
             except asyncio.CancelledError:
                 raise
@@ -263,6 +274,16 @@ class TimelineHub:
                     )  # fmt: skip
                 feed.poke()
                 await asyncio.sleep(delay)
+
+    def _pushed(self, execution_id: str, feed: Feed[Timeline]) -> None:
+        """A change the latest query did not see: wake the feed, and start its query now even
+        if one that started before the change is still in flight (the feed, busy with that one,
+        joins this one next instead of asking only once it returns). While a decision through
+        this app is in flight the feed waits for its nudge instead (one query serves both)."""
+        feed.poke()
+        if not feed.holds:
+            now = self._now()
+            self._prefetched[execution_id] = (now, self._query_since(execution_id, now))
 
     @asynccontextmanager
     async def subscribe(
