@@ -125,3 +125,13 @@ async def test_bounds_other_than_the_counters_are_counted_over_the_runs(
     await seed_history()
     await assert_counters_match((1.0, 5.0, 100.0))
     await assert_counters_match(DECISION_LATENCY_BOUNDS[:-1])
+
+
+async def test_the_big_seed_leaves_the_counters_right(database_url: str) -> None:
+    from bench.seed_big import seed  # its triggers are off while it inserts, then backfilled
+
+    await seed(database_url, executions=300, step_runs=900, waiting=40)
+    await StepRun.update({StepRun.decision_seconds: 42.0}).where(StepRun.status == "rejected")
+    outcomes, _ = await direct(DECISION_LATENCY_BOUNDS)
+    assert sum(n for *_, n in outcomes) == 780  # (300 - 40) executions x 3 runs
+    await assert_counters_match()
