@@ -73,9 +73,10 @@ FROM generate_series(1, $2) AS e
 
 _TRIGGERS = (
     "ALTER TABLE executions {0} TRIGGER workflow_execution_counts_count;"
-    " ALTER TABLE step_runs {0} TRIGGER step_run_days_count"
+    " ALTER TABLE step_runs {0} TRIGGER step_run_days_count;"
+    " ALTER TABLE step_runs {0} TRIGGER step_run_tallies_count"
 )
-_COUNTER_MIGRATIONS = ("2026_11_30t10_00_00", "2026_11_30t10_20_00")
+_COUNTER_MIGRATIONS = ("2026_11_30t10_00_00", "2026_11_30t10_20_00", "2026_11_30t10_40_00")
 
 
 def _backfills() -> list[str]:
@@ -121,7 +122,8 @@ async def seed(
         await connection.execute(_PREVIEWS, WAITING_STEP, waiting, WORKFLOW)
         await connection.execute(
             "ANALYZE executions; ANALYZE step_runs; ANALYZE step_previews;"
-            " ANALYZE step_run_days; ANALYZE workflow_execution_counts"
+            " ANALYZE step_run_days; ANALYZE workflow_execution_counts; ANALYZE step_run_outcomes;"
+            " ANALYZE decision_latency_buckets"
         )
         counts = await connection.fetchrow(
             "SELECT (SELECT count(*) FROM executions) AS executions,"

@@ -1,5 +1,12 @@
-"""The product metrics' reads: a few grouped counts over the records, made at scrape time in one
-read-only transaction bounded by a statement timeout."""
+"""The product metrics' reads: a few grouped counts, made at scrape time in one read-only
+transaction bounded by a statement timeout.
+
+Step outcomes and decision latencies come from counters a trigger on step_runs keeps
+(`step_run_outcomes`, `decision_latency_buckets`: migration 10:40), so a scrape reads a row per
+step and bucket, not every run (issue 16). The latency buckets were cut at the bounds stored in
+`decision_latency_bounds`; when the histogram's bounds asked for differ from those, the latencies
+are counted over step_runs as before (slower, same numbers). The waiting count reads step_runs
+through the partial index on waiting runs (as many rows as runs wait)."""
 
 from __future__ import annotations
 
@@ -25,14 +32,21 @@ FROM notification_deliveries GROUP BY channel_type, kind, status
 """
 
 _OUTCOMES_SQL = f"""
-SELECT workflow_id, step_id, mode, status, count(*) AS n
-FROM step_runs WHERE status IN ({_FINALS})
-GROUP BY workflow_id, step_id, mode, status
+SELECT workflow_id, step_id, mode, status, runs AS n
+FROM step_run_outcomes WHERE runs > 0 AND status IN ({_FINALS})
 """
 
 _MODE_CHANGES_SQL = """
 SELECT workflow_id, step_id, kind, from_mode, to_mode, count(*) AS n
 FROM mode_changes GROUP BY workflow_id, step_id, kind, from_mode, to_mode
+"""
+
+_BOUNDS_SQL = "SELECT le FROM decision_latency_bounds ORDER BY le"
+
+# From the buckets: each holds the runs in (previous bound, le]; le <= bound sums them up.
+_LATENCY_COUNTERS_SQL = """
+SELECT workflow_id, step_id, sum(runs) AS n, sum(total_seconds) AS total{buckets}
+FROM decision_latency_buckets GROUP BY workflow_id, step_id HAVING sum(runs) > 0
 """
 
 # decision_seconds is written with a step's final outcome (app/db/records.py), so a counted
@@ -42,6 +56,25 @@ SELECT workflow_id, step_id, count(*) AS n, sum(decision_seconds) AS total{bucke
 FROM step_runs WHERE decision_seconds IS NOT NULL
 GROUP BY workflow_id, step_id
 """
+
+
+async def _latency_sql(bounds: Sequence[float]) -> str:
+    """The latency query for `bounds`: over the counters when their buckets were cut at exactly
+    these bounds, else over step_runs."""
+    stored = tuple(float(row["le"]) for row in await StepRun.raw(_BOUNDS_SQL))
+    if stored == tuple(float(bound) for bound in bounds):
+        return _LATENCY_COUNTERS_SQL.format(
+            buckets="".join(
+                f", COALESCE(sum(runs) FILTER (WHERE le <= {float(bound)!r}), 0) AS le_{i}"
+                for i, bound in enumerate(bounds)
+            )
+        )
+    return _LATENCY_SQL.format(
+        buckets="".join(
+            f", count(*) FILTER (WHERE decision_seconds <= {float(bound)!r}) AS le_{i}"
+            for i, bound in enumerate(bounds)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -72,11 +105,6 @@ async def product_counts(bounds: Sequence[float], timeout_seconds: float) -> Pro
     """The grouped counts, read in one transaction; PostgreSQL cancels any statement slower than
     `timeout_seconds` (the caller sees the error). `bounds`: the latency histogram's upper
     bounds in seconds, ascending."""
-    buckets = "".join(
-        f", count(*) FILTER (WHERE decision_seconds <= {float(bound)!r}) AS le_{i}"
-        for i, bound in enumerate(bounds)
-    )
-    latency_sql = _LATENCY_SQL.format(buckets=buckets)
     async with StepRun._meta.db.transaction():
         await StepRun.raw(
             "SELECT set_config('statement_timeout', {}, true)",
@@ -85,7 +113,7 @@ async def product_counts(bounds: Sequence[float], timeout_seconds: float) -> Pro
         waiting = await StepRun.raw(_WAITING_SQL)
         outcomes = await StepRun.raw(_OUTCOMES_SQL)
         changes = await StepRun.raw(_MODE_CHANGES_SQL)
-        latencies = await StepRun.raw(latency_sql)
+        latencies = await StepRun.raw(await _latency_sql(bounds))
         notifications = await StepRun.raw(_NOTIFICATIONS_SQL)
     return ProductCounts(
         notifications=[

@@ -76,6 +76,29 @@ class WorkflowExecutionCount(Table, tablename="workflow_execution_counts"):
     last_started_at = Timestamptz(null=True, default=None)
 
 
+class StepRunOutcome(Table, tablename="step_run_outcomes"):
+    """How many of one step's runs ended in one final status in one mode, kept by a trigger on
+    step_runs (migration 10:40) for /metrics."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    mode = Varchar(length=32)
+    status = Varchar(length=32)
+    runs = BigInt(default=0)
+
+
+class DecisionLatencyBucket(Table, tablename="decision_latency_buckets"):
+    """One step's decided waits whose decision_seconds fell in (previous bound, le] and their
+    sum of seconds, kept by a trigger on step_runs (migration 10:40); le is +inf past the last
+    bound of decision_latency_bounds."""
+
+    workflow_id = Varchar(length=100)
+    step_id = Varchar(length=100)
+    le = DoublePrecision()
+    runs = BigInt(default=0)
+    total_seconds = DoublePrecision(default=0)
+
+
 class DemoContact(Table, tablename="demo_contacts"):
     """CRM contacts of the customer_onboarding demo."""
 
@@ -335,6 +358,8 @@ TABLES: tuple[type[Table], ...] = (
     StepRun,
     StepRunDay,
     WorkflowExecutionCount,
+    StepRunOutcome,
+    DecisionLatencyBucket,
     DemoContact,
     DemoBillingAccount,
     DemoOutboxMessage,
