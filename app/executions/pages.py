@@ -93,12 +93,8 @@ class ExecutionPages(Controller):
         after: str = "",
     ) -> Template:
         """Executions, newest first, 50 a page (keyset: `before` / `after` cursors); the newest
-        page refreshes itself while shown. A malformed cursor is 400 naming the parameter."""
-        filters = ExecutionFilter(
-            status=status if status in EXECUTION_STATUSES else "",
-            workflow_id=workflow if workflow in definitions else "",
-            waiting=waiting in ("1", "on", "true"),
-        )
+        page follows `/executions/events` (pushed) while shown. A malformed cursor is 400 naming the parameter."""
+        filters = ExecutionFilter.of_query(status, workflow, waiting, definitions)
         page = await page_executions(
             filters, before=_cursor("before", before), after=_cursor("after", after)
         )
