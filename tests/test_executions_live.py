@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from app.db.inbox_channel import listen
 from app.domain.identity import DEMO_USERS
@@ -18,9 +19,11 @@ from app.executions.service import ExecutionService
 from app.live.executions_hub import ExecutionsList
 from app.live.tuning import LiveTuning
 from app.settings import Settings
+from tests.browser import sign_in
 from tests.helpers import eventually, records_flushed, waiting_at
 from tests.sse import Event, events
 from tests.test_live import BASIC, browser_client
+from tests.test_live_browser import remember_this_page, was_not_reloaded
 
 BOB = DEMO_USERS["bob"]
 BOUND = 2.0  # seconds from the start to the new row on an open stream
@@ -154,3 +157,25 @@ async def test_an_idle_stream_makes_no_list_read_and_a_notification_makes_one(
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         await hub.close()
+
+
+async def test_the_browser_shows_a_new_execution_of_its_filter_without_a_reload(
+    browser: Browser, web_server: str, start: Starter
+) -> None:
+    page = await sign_in(browser, web_server, "Vera Viewer")
+    await page.goto("/executions?workflow=expense_approval")
+    rows = page.locator("#execution-rows")
+    await expect(rows).to_contain_text("No executions match these filters.")
+    await remember_this_page(page)
+    # The stream is open (its first event swapped the same rows in) before the starts.
+    await page.wait_for_function(
+        "document.querySelector('[sse-connect]')?.['htmx-internal-data']?.sseEventSource?.readyState === 1"
+    )  # noqa: E501
+
+    other = await start("customer_onboarding", BASIC)
+    mine = await start("expense_approval", EXPENSE)
+
+    await expect(rows.get_by_role("link", name=mine)).to_be_visible(timeout=5_000)
+    await expect(rows.get_by_role("link", name=other)).to_have_count(0)
+    assert await was_not_reloaded(page)
+    await page.context.close()
