@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
+import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -179,3 +180,38 @@ async def test_the_browser_shows_a_new_execution_of_its_filter_without_a_reload(
     await expect(rows.get_by_role("link", name=other)).to_have_count(0)
     assert await was_not_reloaded(page)
     await page.context.close()
+
+
+async def test_without_notifications_the_list_is_polled_and_with_them_it_is_not() -> None:
+    reads = 0
+    empty = ExecutionPage([], None, None)
+
+    async def counted(filters: ExecutionFilter) -> ExecutionPage:
+        nonlocal reads
+        reads += 1
+        return empty
+
+    hub = ExecutionsList(counted, LiveTuning(list_interval=0.05, list_debounce=0.01))
+    try:
+        async with hub.subscribe(ExecutionFilter(status="running")):
+            # LISTEN down (never connected): polled every LIVE_LIST_INTERVAL.
+            await eventually(lambda: asyncio.sleep(0, reads), lambda n: n >= 4, timeout=5)
+            hub.set_listening(True)  # reads once (a notification may have been missed) ...
+            await asyncio.sleep(0.2)
+            listening_since = reads
+            await asyncio.sleep(0.5)  # ... then only when told, or at the 30 s safety read
+            assert reads == listening_since
+            for _ in range(5):  # a burst of notifications: one read
+                hub.changed("e1")
+            await eventually(lambda: asyncio.sleep(0, reads), lambda n: n == listening_since + 1)
+            await asyncio.sleep(0.2)
+            assert reads == listening_since + 1 and hub.notifications == 5
+    finally:
+        await hub.close()
+
+
+async def test_the_list_stream_needs_a_signed_in_user(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    response = await client.get("/executions/events", headers={"accept": "text/event-stream"})
+    assert response.status_code == 401
