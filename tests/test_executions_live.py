@@ -5,6 +5,8 @@ change — one PostgreSQL read per filter set per change, none while nothing cha
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
@@ -59,15 +61,24 @@ async def first_event_with(stream: AsyncIterator[Event], text: str) -> list[Even
 
 
 async def test_the_newest_page_connects_to_the_stream_instead_of_polling(
-    web_server: str, settings: Settings
+    web_server: str, settings: Settings, start: Starter
 ) -> None:
     async with browser_client(web_server, settings, "vera") as client:
         newest = await client.get("/executions?status=running")
+        assert newest.status_code == 200
+        assert "every 3s" not in newest.text
+        assert 'sse-swap="executions"' in newest.text
+        found = re.search(r'sse-connect="([^"]+)"', newest.text)
+        assert found is not None
+        url = html.unescape(found.group(1))
+        assert url.startswith("/executions/events?status=running&") and "seen=" in url
+        # The stream does not send the rows the page shows: its first event is the change.
+        async with client.stream("GET", url) as response:
+            stream = events(response)
+            execution_id = await start("customer_onboarding", BASIC)
+            first = await asyncio.wait_for(anext(stream), timeout=BOUND)
 
-    assert newest.status_code == 200
-    assert "every 3s" not in newest.text
-    assert 'sse-connect="/executions/events?status=running' in newest.text
-    assert 'sse-swap="executions"' in newest.text
+    assert first.event == "executions" and execution_id in first.data
 
 
 async def test_an_execution_started_by_the_worker_reaches_an_open_stream_within_the_bound(

@@ -29,6 +29,7 @@ from app.executions.listing import (
 )
 from app.executions.schemas import Timeline
 from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
+from app.live.executions_hub import page_digest
 from app.live.updates import LiveUpdates
 from app.settings import Settings
 from app.web.embedding import base_path
@@ -101,6 +102,7 @@ class ExecutionPages(Controller):
         context = {
             "recent": page.rows,
             "page": page,
+            "digest": page_digest(page),  # its stream sends these rows only if they changed
             "keys": key_inputs(page.rows, definitions),
             "filters": filters,
             "statuses": EXECUTION_STATUSES,

@@ -20,6 +20,7 @@ from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
 from app.executions.listing import ExecutionFilter, ExecutionPage, key_inputs
 from app.executions.service import UnknownExecution
+from app.live.executions_hub import page_digest
 from app.live.feeds import Gone, reason
 from app.live.schemas import LiveStats
 from app.live.updates import LiveUpdates
@@ -156,10 +157,12 @@ class LiveController(Controller):
         status: str = "",
         workflow: str = "",
         waiting: str = "",
+        seen: str = "",
     ) -> EventSourceResponse:
         """The executions list's newest page (its rows, as `/executions` shows them) as
         server-sent `executions` events, narrowed by the page's filters (`status`, `workflow`,
-        `waiting`): now, then whenever the rows change. Viewers of the same filters share one
+        `waiting`): now unless the client shows those rows already (`seen`: the page's digest
+        of them), then whenever the rows change. Viewers of the same filters share one
         PostgreSQL read per change (the worker's NOTIFY)."""
         hub = live.executions
         if hub is None:  # pragma: no cover - create_app always builds one
@@ -172,16 +175,16 @@ class LiveController(Controller):
             return render_partial(request, "_execution_rows.html", context)
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
-            sent = ""
+            shown = seen
             async with hub.subscribe(filters) as subscription:
                 while True:
                     try:
-                        data = render(await subscription.next())
+                        page = await subscription.next()
                     except Gone:
                         return
-                    if data != sent:
-                        sent = data
-                        yield ServerSentEvent(data, event="executions", retry=RECONNECT_MS)
+                    if page_digest(page) != shown:
+                        shown = page_digest(page)
+                        yield ServerSentEvent(render(page), event="executions", retry=RECONNECT_MS)
 
         return EventSourceResponse(stream(), ping=hub.tuning.ping, send_timeout=30)
 

@@ -8,6 +8,7 @@ debounced (`list_debounce`) so a burst of changes is one read per filter set.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
@@ -24,6 +25,12 @@ log = logging.getLogger("stepladder.live")
 def page_version(page: ExecutionPage) -> Hashable:
     """What the list shows of a page: every row's fields and where the older page starts."""
     return tuple(astuple(row) for row in page.rows), page.older
+
+
+def page_digest(page: ExecutionPage) -> str:
+    """A short digest of `page_version`, the same in every web process: the page puts the one it
+    rendered in its stream's URL (`seen`) so the stream does not send those rows again."""
+    return hashlib.sha256(repr(page_version(page)).encode()).hexdigest()[:16]
 
 
 class ExecutionsList:
