@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from app.db.inbox_channel import notify_finished_sql, notify_sql
+from app.db.inbox_channel import notify_execution_sql, notify_finished_sql, notify_sql
 from app.db.tables import ApprovalDecision, Execution, FaultInjection, StepConfig, StepRun
 from app.domain.statuses import ExecutionStatus, StepStatus
 
@@ -57,6 +57,8 @@ class Records:
             execution_id, workflow_id, workflow_name, definition_hash, ExecutionStatus.RUNNING.value,
             json.dumps(input), started_by, started_at,
         )  # fmt: skip
+        # Open executions lists on every web process read again when this transaction commits.
+        await Execution.raw(notify_execution_sql(), execution_id)
 
     async def finish_execution(
         self, execution_id: str, *, status: str, outcome: str, ended_at: datetime | None
@@ -64,7 +66,7 @@ class Records:
         await Execution.update(
             {Execution.status: status, Execution.outcome: outcome, Execution.ended_at: ended_at}
         ).where(Execution.execution_id == execution_id)
-        await Execution.raw(notify_finished_sql(), execution_id, execution_id)
+        await Execution.raw(notify_finished_sql(), execution_id, execution_id, execution_id)
 
     async def upsert_step_run(
         self,
@@ -101,8 +103,8 @@ class Records:
             StepStatus.WAITING_APPROVAL.value,
             StepStatus.WAITING_APPROVAL.value, StepStatus.WAITING_APPROVAL.value,
         )  # fmt: skip
-        # Open inboxes on every web process read again when this transaction commits.
-        await StepRun.raw(notify_sql(), run_key)
+        # Open executions lists and inboxes on every web process read again at the commit.
+        await StepRun.raw(notify_sql(), execution_id, run_key)
 
     async def insert_decision(
         self,

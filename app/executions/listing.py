@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,18 @@ class ExecutionFilter:
     @property
     def active(self) -> bool:
         return bool(self.status or self.workflow_id or self.waiting)
+
+    @classmethod
+    def of_query(
+        cls, status: str, workflow: str, waiting: str, workflows: Container[str]
+    ) -> ExecutionFilter:
+        """The executions page's query parameters (`status`, `workflow`, `waiting`) as a filter;
+        an unknown status or workflow does not filter (as the page's form would never send)."""
+        return cls(
+            status=status if status in EXECUTION_STATUSES else "",
+            workflow_id=workflow if workflow in workflows else "",
+            waiting=waiting in ("1", "on", "true"),
+        )
 
 
 @dataclass

@@ -29,6 +29,7 @@ from app.executions.listing import (
 )
 from app.executions.schemas import Timeline
 from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
+from app.live.executions_hub import page_digest
 from app.live.updates import LiveUpdates
 from app.settings import Settings
 from app.web.embedding import base_path
@@ -93,18 +94,15 @@ class ExecutionPages(Controller):
         after: str = "",
     ) -> Template:
         """Executions, newest first, 50 a page (keyset: `before` / `after` cursors); the newest
-        page refreshes itself while shown. A malformed cursor is 400 naming the parameter."""
-        filters = ExecutionFilter(
-            status=status if status in EXECUTION_STATUSES else "",
-            workflow_id=workflow if workflow in definitions else "",
-            waiting=waiting in ("1", "on", "true"),
-        )
+        page follows `/executions/events` (pushed) while shown. A malformed cursor is 400 naming the parameter."""
+        filters = ExecutionFilter.of_query(status, workflow, waiting, definitions)
         page = await page_executions(
             filters, before=_cursor("before", before), after=_cursor("after", after)
         )
         context = {
             "recent": page.rows,
             "page": page,
+            "digest": page_digest(page),  # its stream sends these rows only if they changed
             "keys": key_inputs(page.rows, definitions),
             "filters": filters,
             "statuses": EXECUTION_STATUSES,

@@ -14,8 +14,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.approvals.dependencies import inbox_filter
 from app.approvals.inbox import PAGE_SIZE, WaitingApproval, for_user, page_of
+from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import User
+from app.executions.listing import ExecutionFilter, ExecutionPage, key_inputs
 from app.executions.service import UnknownExecution
+from app.live.executions_hub import page_digest
 from app.live.feeds import Gone, reason
 from app.live.rendering import csrf_input
 from app.live.schemas import LiveStats
@@ -155,6 +158,46 @@ class LiveController(Controller):
                         yield ServerSentEvent(data, event="approvals", retry=RECONNECT_MS)
 
         return EventSourceResponse(stream(), ping=inbox.tuning.ping, send_timeout=30)
+
+    @get("/executions/events")
+    async def execution_list_events(
+        self,
+        request: Request[User, Any, Any],
+        live: NamedDependency[LiveUpdates],
+        definitions: NamedDependency[dict[str, WorkflowDefinition]],
+        status: str = "",
+        workflow: str = "",
+        waiting: str = "",
+        seen: str = "",
+    ) -> EventSourceResponse:
+        """The executions list's newest page (its rows, as `/executions` shows them) as
+        server-sent `executions` events, narrowed by the page's filters (`status`, `workflow`,
+        `waiting`): now unless the client shows those rows already (`seen`: the page's digest
+        of them), then whenever the rows change. Viewers of the same filters share one
+        PostgreSQL read per change (the worker's NOTIFY)."""
+        hub = live.executions
+        if hub is None:  # pragma: no cover - create_app always builds one
+            raise NotFoundException("no executions list hub")
+        filters = ExecutionFilter.of_query(status, workflow, waiting, definitions)
+
+        def render(page: ExecutionPage) -> str:
+            context = {"recent": page.rows, "page": page, "filters": filters, "rows_only": True,
+                       "keys": key_inputs(page.rows, definitions)}  # fmt: skip
+            return render_partial(request, "_execution_rows.html", context)
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            shown = seen
+            async with hub.subscribe(filters) as subscription:
+                while True:
+                    try:
+                        page = await subscription.next()
+                    except Gone:
+                        return
+                    if page_digest(page) != shown:
+                        shown = page_digest(page)
+                        yield ServerSentEvent(render(page), event="executions", retry=RECONNECT_MS)
+
+        return EventSourceResponse(stream(), ping=hub.tuning.ping, send_timeout=30)
 
     @get("/live/stats", responses=error_responses(401))
     async def live_stats(self, live: NamedDependency[LiveUpdates]) -> LiveStats:

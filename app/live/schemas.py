@@ -30,3 +30,8 @@ class LiveStats:
     history_long_polls: int = 0
     """Temporal history long-poll requests sent (each answers new events or ~20 s of none)."""
     executions: dict[str, WatcherStats] = field(default_factory=dict)
+    executions_list_reads: int = 0
+    """Reads of the executions list's newest page for its live streams (one per filter set per
+    notified change, plus safety reads)."""
+    executions_list_subscribers: int = 0
+    executions_list_notifications: int = 0

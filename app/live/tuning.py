@@ -27,6 +27,13 @@ class LiveTuning:
     inbox_interval: float = 1.0
     """LIVE_INBOX_INTERVAL: how often the approvals inbox is read while someone watches it and
     PostgreSQL's notifications are not being received (the listener is reconnecting)."""
+    list_interval: float = 3.0
+    """LIVE_LIST_INTERVAL: how often the executions list's newest page is read while someone
+    watches it and PostgreSQL's notifications are not being received (the listener is
+    reconnecting); failed reads back off up to LIVE_MAX_BACKOFF."""
+    list_debounce: float = 0.15
+    """LIVE_LIST_DEBOUNCE: the executions list reads this long after a notification, so a burst
+    of changes (many executions stepping at once) is one read."""
     safety_interval: float = 30.0
     """LIVE_SAFETY_INTERVAL: while changes are pushed (Temporal's history long-poll for a
     timeline, PostgreSQL LISTEN for the inbox), read anyway this often in case one was missed."""

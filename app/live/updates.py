@@ -1,4 +1,4 @@
-"""What a web process keeps for live pages: the timeline hub and the inbox hub, together."""
+"""What a web process keeps for live pages: the timeline, inbox and executions list hubs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from app.live.executions_hub import ExecutionsList
 from app.live.history import HistoryChanges
 from app.live.inbox_hub import ApprovalInbox
 from app.live.rendering import SharedRenders
@@ -23,12 +24,15 @@ class LiveUpdates:
     history: HistoryChanges | None = None
     renders: SharedRenders = field(default_factory=SharedRenders)
     """Timeline partials shared by the SSE viewers of one version (app/live/rendering.py)."""
+    executions: ExecutionsList | None = None
 
     def nudge(self, execution_id: str) -> None:
         """Call after this app changed an execution (a start, a decision, a cancel): its viewers
         and every open inbox see it now instead of at the next poll."""
         self.timelines.nudge(execution_id)
         self.inbox.nudge()
+        if self.executions is not None:
+            self.executions.nudge()
 
     async def after_change(self, execution_id: str) -> Timeline:
         """Nudge as `nudge` does, and answer the execution's timeline read after the change (the
@@ -40,6 +44,12 @@ class LiveUpdates:
         """Wrap a decision in it, then call `after_change` or `nudge`: the watcher's push of the
         same change waits for that nudge (one click, one `timeline` query)."""
         return self.timelines.changing(execution_id)
+
+    def set_listening(self, listening: bool) -> None:
+        """PostgreSQL's notifications (both channels, one connection) start or stop arriving."""
+        self.inbox.set_listening(listening)
+        if self.executions is not None:
+            self.executions.set_listening(listening)
 
     def stats(self) -> LiveStats:
         return LiveStats(
@@ -54,7 +64,21 @@ class LiveUpdates:
             inbox_decided_notices=self.inbox.decided_notices,
             history_long_polls=self.history.requests if self.history is not None else 0,
             executions=self.timelines.watchers(),
+            **self._list_stats(),
         )
 
+    def _list_stats(self) -> dict[str, int]:
+        hub = self.executions
+        if hub is None:
+            return {}
+        return {
+            "executions_list_reads": hub.reads,
+            "executions_list_subscribers": hub.subscribers,
+            "executions_list_notifications": hub.notifications,
+        }
+
     async def close(self) -> None:
-        await asyncio.gather(self.timelines.close(), self.inbox.close())
+        closing = [self.timelines.close(), self.inbox.close()]
+        if self.executions is not None:
+            closing.append(self.executions.close())
+        await asyncio.gather(*closing)

@@ -46,10 +46,12 @@ from app.domain.statuses import StepStatus
 from app.domain.text import elapsed_text
 from app.executions.api import ExecutionApi
 from app.executions.limits import StartLimiter
+from app.executions.listing import page_executions
 from app.executions.pages import ExecutionPages
 from app.executions.service import ExecutionService
 from app.live.controllers import LiveController
 from app.live.decided import DecidedPublisher
+from app.live.executions_hub import ExecutionsList
 from app.live.history import HistoryChanges
 from app.live.inbox_hub import ApprovalInbox
 from app.live.timeline_hub import TimelineHub
@@ -137,6 +139,7 @@ def create_app(
                 timelines=TimelineHub(executions.timeline, tuning, changes=history.follow),
                 inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
                 history=history,
+                executions=ExecutionsList(page_executions, tuning),
             )
             # Every decision that ends a wait is announced to every web process's inbox.
             decided = DecidedPublisher(app.state.live.inbox)
@@ -147,7 +150,8 @@ def create_app(
             listener = asyncio.create_task(
                 listen(
                     settings.database_url, app.state.live.inbox.changed,
-                    app.state.live.inbox.set_listening, on_decided=app.state.live.inbox.decided,
+                    app.state.live.set_listening, on_decided=app.state.live.inbox.decided,
+                    on_execution=app.state.live.executions.changed,
                     max_backoff=tuning.max_backoff,
                 )
             )  # fmt: skip
