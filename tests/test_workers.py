@@ -140,7 +140,7 @@ async def test_a_report_is_reused_within_the_cache_period(
     now = [100.0]
     watch = WorkerWatch(
         temporal_client, settings.temporal_namespace, settings.task_queue,
-        cache_seconds=5.0, clock=lambda: now[0],
+        cache_seconds=5.0, rpc_timeout=15.0, clock=lambda: now[0],
     )  # fmt: skip
     first = await watch.report()
     assert await watch.report() is first and watch.describes == 2  # one per queue kind, once
