@@ -80,6 +80,14 @@ def spread(clients: list[httpx.AsyncClient], executions: int) -> Placement:
     return lambda n, _: clients[(n % executions + n // executions) % len(clients)]
 
 
+def by_execution(clients: list[httpx.AsyncClient], executions: int) -> Placement:
+    """Every viewer of execution e → web process e mod N (a balancer hashing the path)."""
+    return lambda n, _: clients[(n % executions) % len(clients)]
+
+
+PLACEMENTS = {"round-robin": spread, "by-execution": by_execution}
+
+
 async def queries(clients: list[httpx.AsyncClient]) -> int:
     """`timeline` queries made so far by all web processes (their /live/stats)."""
     total = 0
@@ -97,9 +105,10 @@ def cpu_seconds(pids: list[int]) -> list[float]:
 async def measure(
     clients: list[httpx.AsyncClient], webs: list[WebProcess], worker_pid: int,
     service: ExecutionService, ids: list[str], count: int, seconds: float,
+    placement: str = "round-robin",
 ) -> ScaledPhase:  # fmt: skip
     pids = [web.pid for web in webs]
-    async with viewers_on(spread(clients, len(ids)), ids, count, 300) as viewers:
+    async with viewers_on(PLACEMENTS[placement](clients, len(ids)), ids, count, 300) as viewers:
         note(f"  {count} viewer(s) connected")
         await asyncio.sleep(5)  # let the connection burst settle
         q0, cpu0, w0 = await queries(clients), cpu_seconds(pids), process_sample(worker_pid)[1]
@@ -119,8 +128,9 @@ async def measure(
 
 
 async def main(
-    seconds: float, executions: int, processes: int, step_seconds: tuple[float, float]
-) -> None:
+    seconds: float, executions: int, processes: int, step_seconds: tuple[float, float],
+    placement: str = "round-robin",
+) -> None:  # fmt: skip
     results: list[ScaledPhase] = []
     async with stack("scale") as bench:
         await seed_step_configs(DEFINITIONS.values())
@@ -131,7 +141,14 @@ async def main(
             webs = [running.enter_context(bench.web(SECRET_KEY=SECRET)) for _ in range(processes)]
             idle_rss = [process_sample(web.pid)[0] for web in webs]
             results = await run_phases(
-                bench.client, bench.task_queue, webs, worker.pid, seconds, executions, step_seconds
+                bench.client,
+                bench.task_queue,
+                webs,
+                worker.pid,
+                seconds,
+                executions,
+                step_seconds,
+                placement,
             )
     report(results, idle_rss, processes)
 
@@ -139,6 +156,7 @@ async def main(
 async def run_phases(
     client: Client, task_queue: str, webs: list[WebProcess], worker_pid: int,
     seconds: float, executions: int, step_seconds: tuple[float, float],
+    placement: str = "round-robin",
 ) -> list[ScaledPhase]:  # fmt: skip
     cookies = {SESSION_COOKIE: SessionSigner(SECRET).sign("vera")}
     most = executions * max(PER_EXECUTION)
@@ -165,7 +183,7 @@ async def run_phases(
         for watched, count in phases(executions):
             note(f"running: {count} viewer(s) on {watched} execution(s)")
             results.append(await measure(
-                clients, webs, worker_pid, service, running[:watched], count, seconds
+                clients, webs, worker_pid, service, running[:watched], count, seconds, placement
             ))  # fmt: skip
     finally:
         for execution_id in running:
@@ -213,5 +231,13 @@ if __name__ == "__main__":
         "--step-seconds", type=float, nargs=2, default=(2.0, 8.0), metavar=("LOW", "HIGH"),
         help="how long each step's activity takes (drawn uniformly)",
     )  # fmt: skip
+    parser.add_argument(
+        "--placement", choices=sorted(PLACEMENTS), default="round-robin",
+        help="how viewers are spread over the web processes",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.executions, args.processes, tuple(args.step_seconds)))
+    asyncio.run(
+        main(
+            args.seconds, args.executions, args.processes, tuple(args.step_seconds), args.placement
+        )  # fmt: skip
+    )

@@ -152,6 +152,11 @@ async def test_waiting_executions_are_polled_slowly_and_running_ones_fast(
         assert timeline_delay(tuning)(feed, running) == tuning.fast_interval
         hub.nudge(execution_id)
         assert timeline_delay(tuning)(feed, waiting) == tuning.burst_interval
+        # Followed by the history long-poll: only the rare safety query, running or waiting.
+        feed.pushed = True
+        for timeline in (waiting, running):
+            assert timeline_delay(tuning)(feed, timeline) == tuning.timeline_safety_interval
+        assert tuning.timeline_safety_interval > tuning.safety_interval
 
 
 async def test_query_failures_back_off_and_keep_the_viewers(engine: ExecutionService) -> None:

@@ -52,7 +52,7 @@ def timeline_delay(tuning: LiveTuning) -> Callable[[Feed[Timeline], Timeline], f
             first = STALE_RETRY * tuning.fast_interval
             return min(tuning.max_backoff, max(first, feed.quiet_for() / 2))
         if feed.pushed:  # Temporal's history long-poll wakes the watcher on each change
-            return tuning.safety_interval
+            return tuning.timeline_safety_interval
         if feed.bursting():
             return tuning.burst_interval
         statuses = {step.status for step in timeline.steps}
