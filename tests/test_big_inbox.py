@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from app.approvals.inbox import InboxCursor, WaitingApproval, by_expiry, page_of
 from app.domain.identity import DEMO_USERS
+from app.executions.listing import Cursor
 from app.executions.service import ExecutionService
 from app.settings import Settings
 from tests.conftest import api_headers, signed_in
@@ -211,3 +213,18 @@ async def test_pages_merge_steps_with_different_timeouts_unknown_steps_and_ties(
             page = await inbox_page(definitions, carol, only, before=page.sooner, size=7)
             backward[:0] = page.items
         assert backward + whole[len(backward) :] == whole and backward == whole[: len(backward)]
+
+
+def test_a_cursor_pasted_unencoded_still_parses_and_a_bad_one_says_what_is_expected() -> None:
+    """The `+` of a cursor's time zone pasted into a URL unencoded arrives as a space."""
+    moment = datetime(2026, 11, 30, 11, 42, 48, 930804, tzinfo=UTC)
+    cursor = InboxCursor(moment, moment, "customer_onboarding-1", "create_crm_record")
+    assert InboxCursor.parse(cursor.text.replace("+", " ")) == cursor
+    with pytest.raises(ValueError, match="expected four comma-separated parts"):
+        InboxCursor.parse("garbage")
+    with pytest.raises(ValueError, match="is not an ISO 8601 time"):
+        InboxCursor.parse("soon,later,customer_onboarding-1,create_crm_record")
+    listed = Cursor(moment, 42)
+    assert Cursor.parse(listed.text.replace("+", " ")) == listed
+    with pytest.raises(ValueError, match="ISO 8601 time with zone"):
+        Cursor.parse("garbage")

@@ -13,7 +13,7 @@ from app.domain.decided_mask import DecidedMask
 from app.domain.definitions import StepDefinition, WorkflowDefinition
 from app.domain.identity import User
 from app.domain.modes import ImpactLevel
-from app.domain.text import duration_text
+from app.domain.text import cursor_time, duration_text
 
 IMPACTS = tuple(level.value for level in ImpactLevel)
 PAGE_SIZE = 50
@@ -186,12 +186,7 @@ _FAR = datetime.max.replace(tzinfo=UTC)
 
 
 def _moment(text: str) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("the cursor's times need their zone")
-    return moment
+    return cursor_time(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -230,7 +225,13 @@ class InboxCursor:
         with zoned ISO 8601 times."""
         if not text:
             return None
-        expires, waiting, rest = text.split(",", 2)
+        parts = text.split(",", 2)
+        if len(parts) < 3:
+            raise ValueError(
+                "expected four comma-separated parts: expires_at,waiting_since,execution_id,step_id"
+                " (take it from X-Next-Cursor, URL-encoded, or follow the Link header)"
+            )
+        expires, waiting, rest = parts
         execution_id, comma, step_id = rest.rpartition(",")
         if not comma or not execution_id or not step_id:
             raise ValueError("the cursor needs an execution id and a step id")

@@ -77,3 +77,19 @@ def moment_text(moment: datetime, now: datetime) -> tuple[str, str, str]:
         utc.strftime("%Y-%m-%d %H:%M:%S UTC"),
         relative_text((moment - now).total_seconds()),
     )
+
+
+def cursor_time(text: str) -> datetime:
+    """A page cursor's time: ISO 8601 with its zone, e.g. "2026-11-30T14:02:05.123456+00:00".
+
+    A "+" pasted unencoded into a query string arrives as a space (form decoding), and an ISO
+    time written by the app never holds one, so a space is read back as "+". Raises ValueError
+    naming the text when it is not such a time, or has no zone.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "+"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment

@@ -11,6 +11,7 @@ from typing import Any
 from app.db import executions as records
 from app.domain.definitions import WorkflowDefinition
 from app.domain.statuses import ExecutionStatus
+from app.domain.text import cursor_time
 
 EXECUTION_STATUSES = tuple(ExecutionStatus)
 
@@ -84,11 +85,10 @@ class Cursor:
         """ "" → None; raises ValueError when `text` is not "<ISO 8601 with zone>,<id>"."""
         if not text:
             return None
-        moment, _, ident = text.rpartition(",")
-        started_at = datetime.fromisoformat(moment)
-        if started_at.tzinfo is None:
-            raise ValueError("the cursor's time needs its zone")
-        return cls(started_at, int(ident))
+        moment, comma, ident = text.rpartition(",")
+        if not comma or not ident.strip().isdigit():
+            raise ValueError("expected '<ISO 8601 time with zone>,<id>'")
+        return cls(cursor_time(moment), int(ident))
 
 
 @dataclass(frozen=True)

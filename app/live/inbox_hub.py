@@ -90,7 +90,8 @@ class ApprovalInbox:
         """A step's decision was accepted (announced by any web process): every open inbox drops
         it now, from the list it shows — no read — and the records' notification re-reads later.
         If the records still list it after `decided_ttl`, it shows again (read at that moment)."""
-        self.decided_notices += 1
+        if not self.mask.hides(execution_id, step_id):  # the deciding process hears itself too
+            self.decided_notices += 1
         self.mask.hide(execution_id, step_id)
         self._expire_later()
         feed = self._feed
