@@ -114,9 +114,12 @@ class WorkerWatch:
         )
         self.describes += 1
         try:
+            # retry=True: the SDK's policy retries transient codes with backoff (CANCELLED,
+            # UNAVAILABLE: the dev server once answered "operation was canceled" while a
+            # worker stopped); the outer deadline still bounds the whole call.
             async with asyncio.timeout(self.rpc_timeout + 1):
                 response = await self.client.workflow_service.describe_task_queue(
-                    request, timeout=timedelta(seconds=self.rpc_timeout)
+                    request, retry=True, timeout=timedelta(seconds=self.rpc_timeout)
                 )
         except (RPCError, RuntimeError, TimeoutError) as exc:
             raise ServiceUnavailable("temporal", first_line(exc)) from None
