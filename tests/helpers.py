@@ -14,7 +14,7 @@ from app.approvals.service import DecisionService
 from app.db.tables import StepRun
 from app.domain.approvals import Decision
 from app.domain.identity import User
-from app.executions.service import ExecutionService
+from app.executions.service import ExecutionService, UnknownExecution
 from app.temporal.contracts import DecisionOutcome, Timeline
 
 # The demo data tests share with the benchmarks (tests may import bench/, never the reverse).
@@ -70,10 +70,23 @@ class Engine(ExecutionService):
 
 
 async def waiting_at(engine: ExecutionService, execution_id: str, step_id: str) -> Timeline:
-    def is_waiting(t: Timeline) -> bool:
-        return any(s.id == step_id and s.status == "waiting_approval" for s in t.steps)
+    """The execution's timeline once `step_id` waits for approval. An execution Temporal does
+    not know yet (a child its parent is still starting) is waited for like a step."""
 
-    return await eventually(lambda: engine.timeline(execution_id), is_waiting)
+    async def timeline() -> Timeline | None:
+        try:
+            return await engine.timeline(execution_id)
+        except UnknownExecution:
+            return None
+
+    def is_waiting(t: Timeline | None) -> bool:
+        return t is not None and any(
+            s.id == step_id and s.status == "waiting_approval" for s in t.steps
+        )
+
+    found = await eventually(timeline, is_waiting)
+    assert found is not None
+    return found
 
 
 async def finished(engine: ExecutionService, execution_id: str) -> Timeline:

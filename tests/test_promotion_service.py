@@ -48,26 +48,31 @@ async def seeded(database_url: str) -> None:
     await seed_step_configs([ONBOARDING])
 
 
-async def set_config(step_id: str, **values: object) -> None:
+async def set_config(step_id: str, workflow_id: str = WF, **values: object) -> None:
     if "criteria" in values:
         values["criteria"] = json.dumps(values["criteria"])
     columns = {getattr(StepConfig, name): value for name, value in values.items()}
     await StepConfig.update(columns).where(  # type: ignore[arg-type]
-        (StepConfig.workflow_id == WF) & (StepConfig.step_id == step_id)
+        (StepConfig.workflow_id == workflow_id) & (StepConfig.step_id == step_id)
     )
 
 
 async def add_runs(
-    step_id: str, mode: str, statuses: Iterable[str], ended_at: datetime | None = None
+    step_id: str,
+    mode: str,
+    statuses: Iterable[str],
+    ended_at: datetime | None = None,
+    workflow_id: str = WF,
 ) -> None:
     """Step runs as the engine records them (one row per execution), a second apart."""
     start = ended_at or datetime.now(UTC) - timedelta(minutes=5)
     for offset, status in enumerate(statuses):
-        execution_id = f"{WF}-{uuid.uuid4().hex[:12]}"
+        execution_id = f"{workflow_id}-{uuid.uuid4().hex[:12]}"
         at = start + timedelta(seconds=offset)
         await StepRun.insert(
             StepRun(
-                run_key=f"{execution_id}/{step_id}", execution_id=execution_id, workflow_id=WF,
+                run_key=f"{execution_id}/{step_id}", execution_id=execution_id,
+                workflow_id=workflow_id,
                 step_id=step_id, mode=mode, status=status, started_at=at, ended_at=at,
                 duration_ms=5,
             )  # type: ignore[call-arg]
@@ -88,9 +93,11 @@ async def events(step_id: str) -> list[dict[str, object]]:
     )
 
 
-async def back_date(step_id: str, minutes: int = 10) -> None:
+async def back_date(step_id: str, minutes: int = 10, workflow_id: str = WF) -> None:
     """Start the current mode a while ago, so runs inserted "5 minutes ago" belong to it."""
-    await set_config(step_id, mode_since=datetime.now(UTC) - timedelta(minutes=minutes))
+    await set_config(
+        step_id, workflow_id, mode_since=datetime.now(UTC) - timedelta(minutes=minutes)
+    )
 
 
 # --- evaluation after an outcome ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,13 +17,16 @@ from app.settings import REPO_ROOT, Settings
 from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
 from app.web.app import create_app
+from tests import test_promotion_service as promotion_tests
 from tests.conftest import api_headers, http_client, signed_in
-from tests.test_promotion_service import add_runs, back_date
 
 HTML = {"accept": "text/html"}
 HTMX = {**HTML, "hx-request": "true"}
 DEFINITIONS = load_definitions(REPO_ROOT / "definitions", ACTION_NAMES)
 STEPS = "/workflows/customer_onboarding/steps"
+# The promotion tests' helpers, on the onboarding these pages show.
+add_runs = partial(promotion_tests.add_runs, workflow_id="customer_onboarding")
+back_date = partial(promotion_tests.back_date, workflow_id="customer_onboarding")
 API = "/api/workflows/customer_onboarding/steps"
 
 
