@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 
 from app.approvals.inbox import InboxFilter, WaitingApproval, by_expiry
+from app.db.tables import StepRun
 from app.domain.identity import DEMO_USERS
 from app.executions.service import ExecutionService
 from app.settings import Settings
@@ -18,6 +20,8 @@ from tests.sse import events
 from tests.test_live import browser_client, read_until
 
 BOB = DEMO_USERS["bob"]
+CAROL = DEMO_USERS["carol"]
+CRM_BASIC = ["I have reviewed the customer data", "I confirm this is for PRODUCTION"]
 CUSTOMERS = [
     {"name": "Ada Lovelace", "email": "ada@example.com", "tier": "premium"},
     {"name": "Grace Hopper", "email": "grace@example.com", "tier": "basic"},
@@ -163,3 +167,41 @@ async def test_the_openapi_shows_the_inbox_items_and_bulk_results_typed(
     assert bulk["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/BulkApproveResponse"
     }
+
+
+async def test_an_approved_step_whose_action_still_runs_leaves_the_inbox_and_lists(
+    client: httpx.AsyncClient, engine: Engine, database_url: str
+) -> None:
+    """No web process was told of this decision (it went to Temporal directly), so only the
+    records can say it: the step run is recorded as running when its action starts, while the
+    action itself is still held (it waits on a lock on the table it writes)."""
+    _, execution_id = await two_waiting(engine)  # Grace: basic tier, two confirmations
+    lock = await asyncpg.connect(database_url)
+    try:
+        held = lock.transaction()
+        await held.start()
+        await lock.execute("LOCK TABLE demo_contacts IN EXCLUSIVE MODE")  # reads pass, writes wait
+        await engine.decide(
+            execution_id, "create_crm_record", CAROL, "approved", confirmations=CRM_BASIC
+        )
+
+        async def row_status() -> str:
+            row = (
+                await StepRun.select(StepRun.status)
+                .where(StepRun.run_key == f"{execution_id}/create_crm_record")
+                .first()
+            )
+            return str(row["status"]) if row else ""
+
+        assert await eventually(row_status, lambda s: s == "running") == "running"
+        crm = (await engine.timeline(execution_id)).steps[2]
+        assert crm.id == "create_crm_record" and crm.status == "running", "the action still waits"
+        listed = (await inbox(client)).json()
+        assert execution_id not in [i["execution_id"] for i in listed]
+        executions = await client.get("/api/workflows/executions", headers=api_headers("carol"))
+        row = next(e for e in executions.json() if e["execution_id"] == execution_id)
+        assert row["waiting"] is False
+        await held.rollback()
+    finally:
+        await lock.close()
+    assert await eventually(row_status, lambda s: s == "completed") == "completed"

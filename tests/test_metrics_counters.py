@@ -35,6 +35,10 @@ async def set_decision(key: str, seconds: float | None) -> None:
     await StepRun.update({StepRun.decision_seconds: seconds}).where(StepRun.run_key == key)
 
 
+# An approved step's records as they may land: waiting, running (its action started), its outcome,
+# then the earlier two again, late (a retried activity after an outage): they change nothing.
+LATE_RECORDS = ["waiting_approval", "running", "completed", "running", "waiting_approval"]
+
 Latency = tuple[str, str, int, float, tuple[int, ...]]  # workflow, step, n, seconds, within
 
 
@@ -83,6 +87,8 @@ async def seed_history() -> None:
     await record("w1/s0", "s0", "completed")  # its outcome
     await set_decision("w1/s0", 12.5)
     await record("w1/s0", "s0", "completed")  # the outcome retried: counted once
+    for status in LATE_RECORDS:
+        await record("w2/s1", "s1", status)
     await record("e2/s2", "s2", "completed", mode="auto")  # an outcome and its mode rewritten
     await set_decision("e3/s0", 7200.0)  # a latency rewritten into another bucket
     await set_decision("e4/s1", None)  # and one taken away
@@ -104,6 +110,17 @@ async def test_counters_equal_a_direct_group_by_through_retries_rewrites_and_del
     await StepRun.delete(force=True)
     counts = await product_counts(DECISION_LATENCY_BOUNDS, 10)
     assert counts.outcomes == [] and counts.latencies == []
+
+
+async def test_a_step_runs_row_never_goes_back_to_an_earlier_record(database_url: str) -> None:
+    seen = []
+    for status in LATE_RECORDS:
+        await record("w2/s1", "s1", status)
+        row = await StepRun.select(StepRun.status).where(StepRun.run_key == "w2/s1").first()
+        assert row is not None
+        seen.append(row["status"])
+    assert seen == ["waiting_approval", "running", "completed", "completed", "completed"]
+    await assert_counters_match()
 
 
 async def test_the_migrations_backfill_counts_the_runs_recorded_before_it(

@@ -2,9 +2,11 @@
 the current workflow code, so a non-deterministic change fails the suite.
 
 tests/histories/*.json were recorded from real executions (approve, reject, mode switch, cancel,
-parallel approvals, a parent whose `run:` step's child is approved) by the current workflow; tests/histories/v1/ by the workflow before the step's mode was read
-inside the action activity (workflow.patched "mode-read-with-action"). Those older histories
-stay: they prove executions started by an older worker still finish after a deploy.
+parallel approvals, a parent whose `run:` step's child is approved) by the current workflow;
+tests/histories/v1/ by the workflow before the step's mode was read inside the action activity
+(workflow.patched "mode-read-with-action"), tests/histories/v2/ before an approved step's run was
+recorded as running ("approved-recorded-running"; app/temporal/versions.py). Those older
+histories stay: they prove executions started by an older worker still finish after a deploy.
 
 A change to the commands a workflow issues must be guarded by `workflow.patched(...)` so the
 older histories still replay; then re-record the current ones with
@@ -31,6 +33,7 @@ from app.domain.identity import DEMO_USERS
 from app.domain.notifications import NotifySpec
 from app.steps.seeding import seed_step_configs
 from app.temporal.actions import ACTION_NAMES
+from app.temporal.versions import APPROVED_RECORDED_RUNNING
 from app.temporal.worker import workflow_runner
 from app.temporal.workflows import ExecutionWorkflow
 from tests.helpers import (
@@ -266,6 +269,31 @@ def test_histories_from_before_the_patch_took_the_legacy_record_path() -> None:
     for path in sorted((HISTORIES / "v1").glob("*.json")):
         ran = activities_run(load_history(path))
         assert "record_progress" not in ran and ran & LEGACY_RECORDS, (path.name, ran)
+
+
+def patches_of(history: WorkflowHistory) -> set[str]:
+    """The `workflow.patched` ids a history's markers recorded."""
+    found = set()
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                found |= {
+                    json.loads(payload.data)["id"]
+                    for details in marker.details.values()
+                    for payload in details.payloads
+                }
+    return found
+
+
+def test_approved_steps_record_running_since_the_patch_and_v2_holds_histories_from_before() -> None:
+    # v2: approved executions from before APPROVED_RECORDED_RUNNING — they replay down the
+    # older path (no running record); the current approved ones took the new one.
+    before = sorted((HISTORIES / "v2").glob("*.json"))
+    assert before, "tests/histories/v2 holds the histories from before the patch"
+    for path in before:
+        assert APPROVED_RECORDED_RUNNING not in patches_of(load_history(path)), path.name
+        assert APPROVED_RECORDED_RUNNING in patches_of(load_history(HISTORIES / path.name))
 
 
 def test_every_scenario_has_a_recorded_history() -> None:

@@ -16,8 +16,8 @@ from app.db.inbox_channel import notify_execution_sql, notify_finished_sql, noti
 from app.db.tables import ApprovalDecision, Execution, FaultInjection, StepConfig, StepRun
 from app.domain.statuses import ExecutionStatus, StepStatus
 
-# On the final record of a step that waited: from its waiting start to the last accepted decision
-# (the approval completing the count, or the rejection), recorded before this outcome.
+# On the records after a step's wait (running, then final): from its waiting start to the last
+# accepted decision (the approval completing the count, or the rejection), recorded before.
 # A wait that ended with no accepted decision (cancelled, expired) has none: NULL, not 0 — the
 # HAVING leaves no row (greatest() alone would turn the missing time into 0).
 _DECISION_SECONDS = (
@@ -26,6 +26,14 @@ _DECISION_SECONDS = (
     "FROM decisions d WHERE d.execution_id = step_runs.execution_id "
     "AND d.step_id = step_runs.step_id AND d.accepted HAVING count(*) > 0) "
     "ELSE step_runs.decision_seconds END"
+)
+
+
+# How far a step run's row has come: 0 waiting, 1 running (its approved action started), 2 a
+# final status. `{}`: the row (step_runs or EXCLUDED).
+_STAGE = (
+    f"(CASE {{}}.status WHEN '{StepStatus.WAITING_APPROVAL.value}' THEN 0"
+    f" WHEN '{StepStatus.RUNNING.value}' THEN 1 ELSE 2 END)"
 )
 
 
@@ -96,12 +104,12 @@ class Records:
             "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, "
             "summary = EXCLUDED.summary, error = EXCLUDED.error "
             # Records may land out of order (they run beside later steps; retries after an
-            # outage): a final status is never overwritten by the step's earlier waiting record.
-            "WHERE EXCLUDED.status <> {} OR step_runs.status = {}",
+            # outage): a step's row never goes back — waiting, then running (approved), then
+            # final — so an earlier record landing late changes nothing.
+            f"WHERE {_STAGE.format('EXCLUDED')} >= {_STAGE.format('step_runs')}",
             run_key, execution_id, workflow_id, step_id, mode, status, started_at, ended_at,
             duration_ms, summary, error, status == StepStatus.WAITING_APPROVAL.value,
             StepStatus.WAITING_APPROVAL.value,
-            StepStatus.WAITING_APPROVAL.value, StepStatus.WAITING_APPROVAL.value,
         )  # fmt: skip
         # Open executions lists and inboxes on every web process read again at the commit.
         await StepRun.raw(notify_sql(), execution_id, run_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import Any
 
 from app.domain.approvals import ApprovalRequest, Decision
@@ -191,6 +192,15 @@ class StepState:
     # A `run:` step: the child execution it started (its timeline at /executions/<id>).
     child_execution_id: str = ""
     child_workflow_id: str = ""
+
+    def end(self, status: StepStatus, at: datetime, summary: str = "", error: str = "") -> None:
+        """End the step run at `at` (the workflow's clock) with `status`, saying why; its
+        duration (ms) counts from `started_at` when it started."""
+        self.status, self.summary, self.error = status, summary, error
+        self.ended_at = at.isoformat()
+        if self.started_at:
+            started = datetime.fromisoformat(self.started_at)
+            self.duration_ms = int((at - started).total_seconds() * 1000)
 
 
 @dataclass

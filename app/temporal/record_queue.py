@@ -5,7 +5,7 @@ Records are written together by one local activity (`record_progress`): at most 
 after they are queued (a workflow timer), at once when a step starts waiting (the inbox reads
 that row), and with the execution's end — so steps that run back to back cost no activity of
 their own. Executions started before the patch ACTION_READS_MODE_ONE_RECORD_PATH (see
-workflows.py) keep their older path: one activity for the start, step outcomes in batches
+versions.py) keep their older path: one activity for the start, step outcomes in batches
 (`record_step_runs`, flushed without a timer), one for the end.
 """
 

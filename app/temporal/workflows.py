@@ -8,7 +8,7 @@ breach) a preview and impact analysis, then a wait for decisions (`decide` updat
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -46,23 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from app.temporal.recording import RecordingActivities
     from app.temporal.signal_input import BadSignal, decode_signal, shown_under
     from app.temporal.step_scheduler import PARALLEL_STEPS, StepScheduler, run_in_order
-
-# Workflow versions (workflow.patched ids): keep each until no execution started before it runs.
-#
-# "mode-read-with-action" guards two changes that shipped together, so one id covers both:
-# (1) a reached step's action activity reads the step's mode itself (ActionInput.check_mode)
-#     instead of a `resolve_step_mode` local activity before every action, and
-# (2) one recording path: start, step outcomes and end written together by `record_progress`
-#     (one transaction, flushed by a workflow timer) instead of `record_execution_started`,
-#     `record_step_runs` batches and `record_execution_finished`.
-# A second id for (2) alone cannot be added: executions recorded with this one marker must take
-# both new paths on replay, and none ever took one without the other. Both retire together
-# (tests/histories/v1 holds executions from before them).
-ACTION_READS_MODE_ONE_RECORD_PATH = "mode-read-with-action"
-# DECISION_AGE_WINDOW ("decision-age-window", in decision_desk.py): a decision reaching the
-# workflow past its window is refused and shown under its step.
-# PARALLEL_STEPS ("parallel-steps", in step_scheduler.py): `depends_on` steps run side by side.
-# POLICY_CHECKS ("policy-checks", in policy_checks.py): `policy:` rules checked before a step.
+    from app.temporal.versions import ACTION_READS_MODE_ONE_RECORD_PATH, APPROVED_RECORDED_RUNNING
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -206,6 +190,7 @@ class ExecutionWorkflow:
             state.mode = await run_db_activity(RecordingActivities.resolve_step_mode, lookup)
             state.summary = ""
             self._bump()
+        approved = False
         if forced or DeploymentMode(state.mode).needs_approval:
             verdict = await self._await_decisions(inp, step, state, params, context)
             if verdict != StepStatus.APPROVED:
@@ -213,7 +198,10 @@ class ExecutionWorkflow:
                 return verdict
             assert state.approval is not None
             params = amended_params(step, state, state.approval, params, context)
-        ran = await self._run_action(inp, step, state, params, context, lookup, check=False)
+            approved = workflow.patched(APPROVED_RECORDED_RUNNING)
+        ran = await self._run_action(
+            inp, step, state, params, context, lookup, check=False, record_start=approved
+        )
         assert ran is not None  # unchecked, the action always runs
         return ran
 
@@ -227,12 +215,16 @@ class ExecutionWorkflow:
         lookup: ModeLookup,
         *,
         check: bool,
+        record_start: bool = False,
     ) -> StepStatus | None:
         """Run the step's action activity: completed or failed (recorded), or None when, asked
-        to check the mode first, the activity found it needs approval (or could not read it)."""
+        to check the mode first, the activity found it needs approval (or could not read it).
+        `record_start`: its start is recorded too (an approved step's row stops saying waiting)."""
         state.status = StepStatus.RUNNING
         state.started_at = workflow.now().isoformat()
         self._bump()
+        if record_start:
+            await self._record(inp, state)
         try:
             result = await workflow.execute_activity(
                 step.action,
@@ -374,14 +366,7 @@ class ExecutionWorkflow:
     def _finish_step(
         self, state: StepState, status: StepStatus, summary: str = "", error: str = ""
     ) -> None:
-        ended = workflow.now()
-        state.status = status
-        state.summary = summary
-        state.error = error
-        state.ended_at = ended.isoformat()
-        if state.started_at:
-            started = datetime.fromisoformat(state.started_at)
-            state.duration_ms = int((ended - started).total_seconds() * 1000)
+        state.end(status, workflow.now(), summary, error)
         self._bump()
 
     async def _record(self, inp: ExecutionInput, state: StepState) -> None:
