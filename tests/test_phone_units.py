@@ -10,7 +10,7 @@ from app.db.tables import Execution
 from app.executions.listing import Cursor, ExecutionFilter, page_executions
 from app.settings import Settings
 from app.web.presentation import since, when
-from tests.conftest import signed_in
+from tests.conftest import api_headers, signed_in
 
 NOW = datetime(2026, 11, 30, 14, 5, 0, tzinfo=UTC)
 
@@ -40,12 +40,14 @@ def test_when_shows_nothing_for_no_moment_and_since_says_a_duration() -> None:
     assert since(NOW - timedelta(minutes=12), now=lambda: NOW) == "12 min"
 
 
-async def add_executions(count: int, start: datetime) -> None:
+async def add_executions(
+    count: int, start: datetime, workflow_id: str = "customer_onboarding"
+) -> None:
     for n in range(count):
         await Execution.insert(
             Execution(
                 execution_id=f"page-{start.isoformat()}-{n}",
-                workflow_id="customer_onboarding",
+                workflow_id=workflow_id,
                 workflow_name="Customer Onboarding",
                 definition_hash="x",
                 status="completed",
@@ -60,18 +62,21 @@ async def add_executions(count: int, start: datetime) -> None:
 async def test_a_page_boundary_stays_put_when_executions_start_between_requests(
     client: httpx.AsyncClient,
 ) -> None:
-    await add_executions(7, NOW)
-    first = await page_executions(ExecutionFilter(), size=3)
+    # A workflow id of its own: the session worker may still record executions other tests
+    # started, and those would land on these pages.
+    only = ExecutionFilter(workflow_id="paged")
+    await add_executions(7, NOW, workflow_id="paged")
+    first = await page_executions(only, size=3)
     assert first.newer is None and first.older is not None
-    await add_executions(4, NOW + timedelta(hours=1))  # newer executions start meanwhile
+    await add_executions(4, NOW + timedelta(hours=1), workflow_id="paged")  # started meanwhile
 
-    second = await page_executions(ExecutionFilter(), before=first.older, size=3)
-    third = await page_executions(ExecutionFilter(), before=second.older, size=3)
+    second = await page_executions(only, before=first.older, size=3)
+    third = await page_executions(only, before=second.older, size=3)
 
     seen = [r.execution_id for page in (first, second, third) for r in page.rows]
     assert seen == [f"page-{NOW.isoformat()}-{n}" for n in (6, 5, 4, 3, 2, 1, 0)]
     assert third.older is None
-    back = await page_executions(ExecutionFilter(), after=second.newer, size=3)
+    back = await page_executions(only, after=second.newer, size=3)
     assert [r.execution_id for r in back.rows] == [r.execution_id for r in first.rows]
 
 
@@ -96,3 +101,37 @@ async def test_the_executions_page_has_older_and_newer_links_and_a_bad_cursor_is
     assert "Customer 59" in first.text  # the key input (customer_onboarding: name)
     bad = await viewer.get("/executions", params={"before": "yesterday"})
     assert bad.status_code == 400 and "before" in bad.text
+
+
+async def test_the_executions_api_pages_by_cursor_across_inserts_and_says_what_is_wrong(
+    client: httpx.AsyncClient,
+) -> None:
+    await add_executions(7, NOW, workflow_id="paged")  # (see the test above)
+    api, only = "/api/workflows/executions", {"workflow_id": "paged", "limit": "3"}
+    vera = api_headers("vera")
+
+    async def page(**params: str) -> httpx.Response:
+        answer = await client.get(api, params={**only, **params}, headers=vera)
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    def ids(answer: httpx.Response) -> list[str]:
+        return [row["execution_id"] for row in answer.json()]
+
+    first = await page()
+    assert "X-Prev-Cursor" not in first.headers and 'rel="next"' in first.headers["Link"]
+    await add_executions(4, NOW + timedelta(hours=1), workflow_id="paged")  # started meanwhile
+    second = await page(before=first.headers["X-Next-Cursor"])
+    # The Link header's URL as given (the filters and the limit kept).
+    next_url = second.headers["Link"].split(">;")[0].lstrip("<")
+    third = await client.get(next_url, headers=vera)
+    assert [*ids(first), *ids(second), *ids(third)] == [
+        f"page-{NOW.isoformat()}-{n}" for n in (6, 5, 4, 3, 2, 1, 0)
+    ]
+    assert "X-Next-Cursor" not in third.headers
+    back = await page(after=second.headers["X-Prev-Cursor"])
+    assert ids(back) == ids(first)
+    for bad, name in (({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"),
+                      ({"before": "yesterday"}, "before"), ({"after": "1,2,3"}, "after")):  # fmt: skip
+        refused = await client.get(api, params=bad, headers=vera)
+        assert refused.status_code == 400 and name in refused.text, (bad, refused.text)

@@ -167,6 +167,9 @@ async def test_cancel_through_the_api_ends_a_waiting_execution(
     assert response.status_code == 202
     timeline = await finished(engine, execution_id)
     assert timeline.status == "cancelled" and timeline.steps[2].status == "cancelled"
+    # Ended: nothing to cancel any more (Temporal would accept the request and do nothing).
+    again = await client.post(f"{API}/{execution_id}/cancel", headers=api_headers("bob"))
+    assert again.status_code == 409 and "already ended" in again.json()["detail"], again.text
 
 
 async def test_api_lists_executions_with_filters_and_my_approvals(

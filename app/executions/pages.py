@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
@@ -18,9 +18,9 @@ from app.domain.definitions import WorkflowDefinition
 from app.domain.identity import Role, User
 from app.domain.statuses import ExecutionStatus
 from app.executions.cancellation import MissingReason, cancel_with_reason, read_cancellation
+from app.executions.dependencies import cursor_param
 from app.executions.listing import (
     EXECUTION_STATUSES,
-    Cursor,
     ExecutionFilter,
     key_inputs,
     list_executions,
@@ -28,7 +28,7 @@ from app.executions.listing import (
     recent_outcomes,
 )
 from app.executions.schemas import Timeline
-from app.executions.service import ExecutionService, InvalidInput, UnknownExecution
+from app.executions.service import AlreadyFinished, ExecutionService, InvalidInput, UnknownExecution
 from app.live.executions_hub import page_digest
 from app.live.updates import LiveUpdates
 from app.settings import Settings
@@ -97,7 +97,7 @@ class ExecutionPages(Controller):
         page follows `/executions/events` (pushed) while shown. A malformed cursor is 400 naming the parameter."""
         filters = ExecutionFilter.of_query(status, workflow, waiting, definitions)
         page = await page_executions(
-            filters, before=_cursor("before", before), after=_cursor("after", after)
+            filters, before=cursor_param("before", before), after=cursor_param("after", after)
         )
         context = {
             "recent": page.rows,
@@ -230,6 +230,8 @@ class ExecutionPages(Controller):
             return Template("execution_cancel.html", context=context, status_code=422)
         except UnknownExecution as exc:
             raise NotFoundException(str(exc)) from None
+        except AlreadyFinished as exc:
+            raise ClientException(str(exc), status_code=409) from None
         live.nudge(execution_id)
         return Redirect(
             f"{base_path(request, settings)}/executions/{quote(execution_id)}", status_code=303
@@ -242,12 +244,3 @@ async def _cancel_context(live: LiveUpdates, execution_id: str) -> dict[str, Any
         return {"timeline": await live.timelines.snapshot(execution_id), "error": ""}
     except UnknownExecution as exc:
         raise NotFoundException(str(exc)) from None
-
-
-def _cursor(name: str, text: str) -> Cursor | None:
-    """The `before` / `after` query parameter as a cursor; 400 naming it when malformed."""
-    try:
-        return Cursor.parse(text)
-    except ValueError:
-        problem = f"{name} must be '<started_at ISO 8601 with zone>,<id>' as the list's links give"
-        raise ValidationException(problem, extra={"errors": {name: problem}}) from None

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import RawValue, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -79,6 +79,17 @@ class UnknownWorkflow(LookupError):
 class UnknownExecution(LookupError):
     def __init__(self, execution_id: str) -> None:
         super().__init__(f"no execution {execution_id!r}")
+
+
+class AlreadyFinished(RuntimeError):
+    """Cancelling an execution that has already ended: nothing to cancel (`status`: Temporal's
+    word for how the workflow closed, e.g. "completed")."""
+
+    def __init__(self, execution_id: str, status: str) -> None:
+        super().__init__(
+            f"execution {execution_id!r} has already ended ({status}): nothing to cancel"
+        )
+        self.status = status
 
 
 class InvalidInput(ValueError):
@@ -265,9 +276,15 @@ class ExecutionService:
         )  # fmt: skip
 
     async def cancel(self, execution_id: str) -> None:
+        """Ask Temporal to cancel the execution. Raises UnknownExecution, AlreadyFinished when it
+        has ended (Temporal would accept the request and do nothing), ServiceUnavailable."""
         handle = self.client.get_workflow_handle(execution_id)
+        deadline = timedelta(seconds=self.rpc_timeout)
         try:
-            await self._call(handle.cancel(rpc_timeout=timedelta(seconds=self.rpc_timeout)))
+            described = await self._call(handle.describe(rpc_timeout=deadline))
+            if described.status not in (None, WorkflowExecutionStatus.RUNNING):
+                raise AlreadyFinished(execution_id, described.status.name.lower())
+            await self._call(handle.cancel(rpc_timeout=deadline))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise UnknownExecution(execution_id) from None
