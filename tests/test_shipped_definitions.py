@@ -171,6 +171,20 @@ async def test_an_expense_above_the_amount_needs_two_distinct_approvers(
     again = await approve(client, "bob", execution_id, "finance_approval")
     assert again.status_code == 409, again.text
     assert "already approved" in again.text
+    # Bob's inbox and panel say he approved and offer no second approval; Ada may approve.
+
+    async def item(user: str) -> dict[str, Any]:
+        listed = await client.get("/api/workflows/approvals", headers=api_headers(user))
+        return next(i for i in listed.json() if i["execution_id"] == execution_id)
+
+    bobs = await eventually(lambda: item("bob"), lambda i: i["approved_by"] == ["bob"])
+    assert (bobs["may_approve"], bobs["required_approvals"]) == (False, 2)
+    assert (await item("ada"))["may_approve"] is True
+    inbox = await client.get("/approvals", headers={**HTML, **api_headers("bob")})
+    assert "You approved it: it needs 2 approvals from different people (1 so far)" in inbox.text
+    page = await client.get(f"/executions/{execution_id}", headers={**HTML, **api_headers("bob")})
+    assert "You approved this step: it needs 2 approvals" in page.text
+    assert 'disabled title="You approved this step already' in page.text
     found = await timeline(client, execution_id)
     assert statuses(found)["finance_approval"] == "waiting_approval"
     second = await approve(client, "ada", execution_id, "finance_approval")

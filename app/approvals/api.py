@@ -211,4 +211,5 @@ def inbox_item(item: WaitingApproval, user: User, prefix: str, now: datetime) ->
         expires_in_seconds=item.expires_in_seconds(now), four_eyes=item.four_eyes,
         may_approve=item.may_approve(user), bulk_approvable=item.bulk_approvable,
         timeline_url=f"{prefix}/executions/{item.execution_id}#step-{item.step_id}",
+        required_approvals=item.required_approvals, approved_by=list(item.approved_by),
     )  # fmt: skip

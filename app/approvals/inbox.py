@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from app.db.executions import InboxQuery, waiting_page, waiting_steps
+from app.db.executions import InboxQuery, approvals_given, waiting_page, waiting_steps
 from app.domain.approvals import Approver, may_approve, may_decide
 from app.domain.decided_mask import DecidedMask
 from app.domain.definitions import StepDefinition, WorkflowDefinition
-from app.domain.identity import User
+from app.domain.identity import User, same_user
 from app.domain.modes import ImpactLevel
 from app.domain.text import cursor_time, duration_text
 
@@ -83,6 +84,9 @@ class WaitingApproval:
     summary: str = ""
     expires_at: datetime | None = None
     bulk_approvable: bool = False
+    required_approvals: int = 1
+    approved_by: tuple[str, ...] = ()
+    """Who approved it so far (a step needing `required_approvals` > 1 people), oldest first."""
 
     @property
     def four_eyes(self) -> bool:
@@ -92,7 +96,15 @@ class WaitingApproval:
     def may_decide(self, user: User) -> bool:
         return may_decide(Approver.of(user), self.approvers_group)
 
+    def approved_by_user(self, user: User) -> bool:
+        """Whether `user` is among those who approved it so far (names compared canonically)."""
+        return any(same_user(user.name, name) for name in self.approved_by)
+
     def may_approve(self, user: User) -> bool:
+        """The approval policy (app/domain/approvals.py), and not a second approval by someone
+        who already approved (the workflow refuses it)."""
+        if self.approved_by_user(user):
+            return False
         return may_approve(Approver.of(user), self.approvers_group, self.four_eyes, self.started_by)
 
     def waiting_seconds(self, now: datetime | None = None) -> float | None:
@@ -121,6 +133,25 @@ class WaitingApproval:
         return "" if seconds is None else duration_text(seconds)
 
 
+def _key_label(definition: WorkflowDefinition | None) -> str:
+    """The label of the definition's key input ("" when it has none)."""
+    if definition is None or not definition.key_input:
+        return ""
+    field = next((f for f in definition.inputs if f.name == definition.key_input), None)
+    return (field.label if field else "") or definition.key_input
+
+
+def _step_fields(step: StepDefinition | None, step_id: str) -> dict[str, Any]:
+    """What an inbox item takes from its step's definition (a step no definition names: its id
+    and the defaults)."""
+    if step is None:
+        return {"step_name": step_id, "impact": "", "approvers_group": ""}
+    return {
+        "step_name": step.name, "impact": step.impact, "approvers_group": step.approvers_group,
+        "bulk_approvable": bulk_approvable(step), "required_approvals": step.required_approvals,
+    }  # fmt: skip
+
+
 def _item(row: Mapping[str, object], definition: WorkflowDefinition | None) -> WaitingApproval:
     step: StepDefinition | None = None
     if definition is not None:
@@ -131,26 +162,31 @@ def _item(row: Mapping[str, object], definition: WorkflowDefinition | None) -> W
     if waiting_since is not None and step is not None:
         expires_at = waiting_since + timedelta(seconds=step.approval_timeout_seconds)
     data = row.get("input")
-    key_label = ""
-    if definition is not None and definition.key_input:
-        field = next((f for f in definition.inputs if f.name == definition.key_input), None)
-        key_label = (field.label if field else "") or definition.key_input
     return WaitingApproval(
         execution_id=str(row["execution_id"]),
         workflow_id=str(row["workflow_id"]),
         workflow_name=str(row["workflow_name"]),
         step_id=str(row["step_id"]),
-        step_name=step.name if step else str(row["step_id"]),
-        impact=step.impact if step else "",
-        approvers_group=step.approvers_group if step else "",
         started_by=str(row["started_by"]),
         waiting_since=waiting_since,
         key_input=definition.key_of(data if isinstance(data, dict) else None) if definition else "",
-        key_label=key_label,
+        key_label=_key_label(definition),
         summary=str(row.get("preview_summary") or ""),
         expires_at=expires_at,
-        bulk_approvable=step is not None and bulk_approvable(step),
+        **_step_fields(step, str(row["step_id"])),
     )
+
+
+async def with_approvals(items: list[WaitingApproval]) -> list[WaitingApproval]:
+    """`items` with who approved them so far, read for the steps that need several approvers
+    (no read when none does)."""
+    several = {(i.execution_id, i.step_id) for i in items if i.required_approvals > 1}
+    given = await approvals_given(several)
+    if not given:
+        return items
+    return [
+        replace(i, approved_by=tuple(given.get((i.execution_id, i.step_id), ()))) for i in items
+    ]
 
 
 def bulk_approvable(step: StepDefinition) -> bool:
@@ -172,7 +208,8 @@ async def waiting_approvals(
 ) -> list[WaitingApproval]:
     """Every step waiting for approval in a running execution, soonest expiry first."""
     rows = await waiting_steps()
-    return by_expiry(_item(row, definitions.get(str(row["workflow_id"]))) for row in rows)
+    items = by_expiry(_item(row, definitions.get(str(row["workflow_id"]))) for row in rows)
+    return await with_approvals(items)
 
 
 def for_user(
@@ -310,6 +347,7 @@ async def inbox_page(
     `decided`: steps announced decided whose records may still say they wait, left out (the
     page may then hold fewer than `size` items; its cursors stay those of the records)."""
     page = await _records_page(definitions, user, only, after=after, before=before, size=size)
+    page = replace(page, items=await with_approvals(page.items))
     if decided is None:
         return page
     return replace(page, items=decided.visible(page.items))

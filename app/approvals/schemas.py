@@ -70,6 +70,8 @@ class InboxItem:
     may_approve: bool
     bulk_approvable: bool
     timeline_url: str
+    required_approvals: int = 1
+    approved_by: list[str] = field(default_factory=list)
 
 
 @dataclass

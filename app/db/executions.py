@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.db.tables import Execution, StepRun, WorkflowExecutionCount
+from app.db.tables import ApprovalDecision, Execution, StepRun, WorkflowExecutionCount
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 # The engine records a step run as `waiting_approval` when the step starts waiting, as `running`
@@ -230,3 +230,23 @@ async def execution_counts() -> dict[str, tuple[int, Any]]:
         " WHERE executions > 0"
     )
     return {row["workflow_id"]: (row["executions"], row["last_started_at"]) for row in rows}
+
+
+async def approvals_given(
+    steps: Collection[tuple[str, str]],
+) -> dict[tuple[str, str], list[str]]:
+    """Who has approved each (execution id, step id) so far (accepted approvals, oldest first):
+    for steps that need approvals from several people. One query; {} for no steps."""
+    if not steps:
+        return {}
+    rows = await ApprovalDecision.raw(
+        "SELECT execution_id, step_id, user_id FROM decisions WHERE accepted AND action = {} "
+        "AND execution_id = ANY({}::text[]) ORDER BY decided_at, id",
+        "approved", sorted({execution_id for execution_id, _ in steps}),
+    )  # fmt: skip
+    given: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        key = (row["execution_id"], row["step_id"])
+        if key in steps:
+            given.setdefault(key, []).append(row["user_id"])
+    return given

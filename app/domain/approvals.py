@@ -6,7 +6,7 @@ The workflow's update validator and signal handler, and the web layer before the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -139,6 +139,14 @@ def may_approve(approver: Approver, approvers_group: str, four_eyes: bool, start
     execution whose step needs four eyes (critical steps, SPEC §2)."""
     starter = four_eyes and same_user(approver.name, started_by)
     return may_decide(approver, approvers_group) and not starter
+
+
+def has_approved(name: str, decisions: Iterable[Decision]) -> bool:
+    """Whether `name` is among the accepted approvals in `decisions` (a step needing several
+    approvers refuses a second one from the same person); names compared canonically."""
+    return any(
+        d.action == DecisionAction.APPROVED and same_user(d.user_id, name) for d in decisions
+    )
 
 
 def required_confirmations(step: StepDefinition, context: Mapping[str, Any]) -> list[str]:

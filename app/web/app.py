@@ -39,7 +39,7 @@ from app.definitions.schedules import ScheduleSync, keep_syncing
 from app.definitions.schedules_api import ScheduleApi
 from app.definitions.schedules_control import ScheduleControl
 from app.definitions.schedules_pages import ScheduleFormPages
-from app.domain.approvals import Approver, DecisionAction, may_approve, may_decide
+from app.domain.approvals import Approver, DecisionAction, has_approved, may_approve, may_decide
 from app.domain.definitions import WorkflowDefinition
 from app.domain.modes import DeploymentMode
 from app.domain.statuses import StepStatus
@@ -181,6 +181,7 @@ def create_app(
             approver=Approver.of,
             may_decide=may_decide,
             may_approve=may_approve,
+            has_approved=has_approved,
         )
         engine.engine.filters["elapsed"] = elapsed_text  # durations as people write them
         engine.engine.filters["when"] = when  # every moment: <time>, zone and relative
