@@ -152,6 +152,8 @@ async def test_embedded_pages_keep_every_link_and_redirect_embedded(
         links = internal_links(page.text)
         assert links and all(link.startswith("/embed/") for link in links), (url, links)
     assert (await client.get("/embed/static/app.js")).status_code == 200
+    icon = await client.get("/embed/static/favicon.svg")  # the pages' icon: no 404 per page
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
     timeline = await client.get(f"/embed/executions/{execution_id}", headers=HTML)
     decided = await client.post(

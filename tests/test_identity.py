@@ -116,6 +116,8 @@ async def test_an_api_client_names_a_demo_user_in_any_case(client: httpx.AsyncCl
         assert response.status_code == 200, (name, response.text)
     unknown = await client.get("/api/workflows/approvals", headers=api_headers("bobby"))
     assert unknown.status_code == 401
+    detail = unknown.json()["detail"]
+    assert "'bobby'" in detail and "ada, bob, carol" in detail, detail  # says who it may name
 
 
 # --- end to end, in proxy mode --------------------------------------------------------------

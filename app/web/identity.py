@@ -112,5 +112,11 @@ class IdentityMiddleware(AbstractAuthenticationMiddleware):
                 raise NotAuthorizedException(
                     f"no {self.settings.auth_user_header} header: sign in through the portal"
                 )
+            named = connection.headers.get(DEV_USER_HEADER, "").strip()
+            if named:  # a dev header naming nobody: say so, and who may be named
+                known = ", ".join(sorted(DEMO_USERS))
+                raise NotAuthorizedException(
+                    f"{DEV_USER_HEADER} names no demo user ({named!r}); known users: {known}"
+                )
             raise NotAuthorizedException("sign in to continue")
         return AuthenticationResult(user=user, auth=self.settings.auth_mode)
