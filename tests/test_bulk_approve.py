@@ -153,3 +153,7 @@ async def test_the_pages_review_then_approve_all_without_javascript(
     assert critical.status_code == 422 and "never approved in bulk" in critical.text
     no_token = await carol.post("/approvals/bulk", data={"workflow_id": "customer_onboarding"})
     assert no_token.status_code == 403
+    # A viewer is told it is the role, not that nothing is waiting.
+    vera = signed_in(client, settings, "vera")
+    viewer = await vera.get("/approvals/review", params={"selected": f"{first}/create_crm_record"})
+    assert viewer.status_code == 403 and "Approving in bulk" in viewer.text, viewer.text

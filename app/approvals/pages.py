@@ -19,13 +19,14 @@ from app.approvals.service import DecisionRefused, DecisionService, check_approv
 from app.domain.approvals import Decision
 from app.domain.availability import ServiceUnavailable
 from app.domain.definitions import WorkflowDefinition
-from app.domain.identity import User
+from app.domain.identity import Role, User
 from app.executions.service import UnknownExecution
 from app.live.updates import LiveUpdates
 from app.settings import Settings
 from app.web.embedding import base_path
 from app.web.errors import RETRY_AFTER
 from app.web.flash import flash_cookie
+from app.web.guards import requires
 from app.workers.service import WorkerWatch
 
 
@@ -131,7 +132,7 @@ class ApprovalPages(Controller):
             "no_worker": await worker_watch.no_worker_polling(),  # the banner
         })  # fmt: skip
 
-    @get("/approvals/review")
+    @get("/approvals/review", guards=[requires(Role.APPROVER, "Approving in bulk")])
     async def review(
         self,
         request: Request[User, Any, Any],
@@ -151,7 +152,7 @@ class ApprovalPages(Controller):
                             status_code=exc.status)  # fmt: skip
         return Template("approvals_bulk.html", context={"preflight": preflight})
 
-    @post("/approvals/bulk", status_code=200)
+    @post("/approvals/bulk", status_code=200, guards=[requires(Role.APPROVER, "Approving in bulk")])
     async def approve_selected(
         self,
         request: Request[User, Any, Any],
