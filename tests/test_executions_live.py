@@ -15,7 +15,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from app.db.inbox_channel import listen
+from app.db.inbox_channel import announce_decided, listen
+from app.db.tables import StepRun
 from app.domain.identity import DEMO_USERS
 from app.executions.listing import ExecutionFilter, ExecutionPage, page_executions
 from app.executions.service import ExecutionService
@@ -23,6 +24,7 @@ from app.live.executions_hub import ExecutionsList
 from app.live.tuning import LiveTuning
 from app.settings import Settings
 from tests.browser import sign_in
+from tests.conftest import api_headers
 from tests.helpers import eventually, records_flushed, waiting_at
 from tests.sse import Event, events
 from tests.test_live import BASIC, browser_client
@@ -226,3 +228,35 @@ async def test_the_list_stream_needs_a_signed_in_user(
 ) -> None:
     response = await client.get("/executions/events", headers={"accept": "text/event-stream"})
     assert response.status_code == 401
+
+
+async def test_a_step_announced_decided_leaves_the_waiting_list_while_its_records_still_wait(
+    engine: ExecutionService, web_server: str, settings: Settings, start: Starter
+) -> None:
+    """Another web process announced the decision (NOTIFY `decided`); nothing was decided and
+    the records still say waiting — so only the announcement can take the row off."""
+    execution_id = await start("customer_onboarding", BASIC)
+    await waiting_at(engine, execution_id, "create_crm_record")
+    await records_flushed(engine, execution_id)
+    async with (
+        browser_client(web_server, settings, "vera") as client,
+        client.stream("GET", "/executions/events?waiting=1") as response,
+    ):
+        stream = events(response)
+        first = await asyncio.wait_for(anext(stream), timeout=BOUND)
+        assert execution_id in first.data, "waiting, so listed"
+        await announce_decided(execution_id, "create_crm_record")
+        gone = await asyncio.wait_for(anext(stream), timeout=BOUND)
+    assert gone.event == "executions" and execution_id not in gone.data
+    async with httpx.AsyncClient(base_url=web_server, headers=api_headers("vera")) as api:
+        rows = (await api.get("/api/workflows/executions")).json()
+        waiting_only = (await api.get("/api/workflows/executions?waiting=true")).json()
+    assert next(r for r in rows if r["execution_id"] == execution_id)["waiting"] is False
+    assert execution_id not in [r["execution_id"] for r in waiting_only]
+    row = (
+        await StepRun.select(StepRun.status)
+        .where(StepRun.execution_id == execution_id)
+        .where(StepRun.step_id == "create_crm_record")
+        .first()
+    )
+    assert row is not None and row["status"] == "waiting_approval", "the records still wait"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
-from app.db.tables import Execution
+from app.db.tables import Execution, StepRun
+from app.domain.decided_mask import DecidedMask
 from app.executions.listing import Cursor, ExecutionFilter, page_executions
 from app.settings import Settings
 from app.web.presentation import since, when
@@ -135,3 +137,36 @@ async def test_the_executions_api_pages_by_cursor_across_inserts_and_says_what_i
                       ({"before": "yesterday"}, "before"), ({"after": "1,2,3"}, "after")):  # fmt: skip
         refused = await client.get(api, params=bad, headers=vera)
         assert refused.status_code == 400 and name in refused.text, (bad, refused.text)
+
+
+async def test_a_row_waits_while_a_step_the_decided_mask_does_not_hide_still_waits(
+    client: httpx.AsyncClient,
+) -> None:
+    execution_id = "masked-1"
+    await Execution.insert(
+        Execution(execution_id=execution_id, workflow_id="masked", workflow_name="Masked",
+                  definition_hash="x", status="running", input={}, started_by="bob",
+                  started_at=NOW)  # type: ignore[call-arg]
+    )  # fmt: skip
+    for step in ("left", "right"):  # two branches waiting side by side
+        await StepRun.insert(
+            StepRun(run_key=f"{execution_id}/{step}", execution_id=execution_id,
+                    workflow_id="masked", step_id=step, mode="manual",
+                    status="waiting_approval")  # type: ignore[call-arg]
+        )  # fmt: skip
+    mask = DecidedMask(ttl=30.0, clock=time.monotonic)
+    only, waiting = (
+        ExecutionFilter(workflow_id="masked"),
+        ExecutionFilter(workflow_id="masked", waiting=True),
+    )
+
+    async def shown(filters: ExecutionFilter) -> list[tuple[str, bool]]:
+        page = await page_executions(filters, decided=mask)
+        return [(row.execution_id, row.waiting) for row in page.rows]
+
+    assert await shown(waiting) == [(execution_id, True)]
+    mask.hide(execution_id, "left")  # one branch announced decided: the other still waits
+    assert await shown(waiting) == [(execution_id, True)]
+    mask.hide(execution_id, "right")
+    assert await shown(only) == [(execution_id, False)]
+    assert await shown(waiting) == [], "no step left waiting: not in the waiting list"

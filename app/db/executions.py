@@ -140,16 +140,19 @@ async def waiting_page(
     return rows
 
 
-async def executions_with_a_waiting_step(among: Collection[str] | None = None) -> set[str]:
-    """Ids of executions with a step run recorded as waiting for approval (within `among`)."""
-    query = StepRun.select(StepRun.execution_id).where(
-        StepRun.status == StepStatus.WAITING_APPROVAL.value
+async def waiting_steps_among(among: Collection[str]) -> dict[str, set[str]]:
+    """Per execution id in `among`, the ids of its step runs recorded as waiting for approval
+    (executions with none are absent)."""
+    if not among:
+        return {}
+    rows = await StepRun.select(StepRun.execution_id, StepRun.step_id).where(
+        (StepRun.status == StepStatus.WAITING_APPROVAL.value)
+        & StepRun.execution_id.is_in(list(among))
     )
-    if among is not None:
-        if not among:
-            return set()
-        query = query.where(StepRun.execution_id.is_in(list(among)))
-    return {row["execution_id"] for row in await query}
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["execution_id"], set()).add(row["step_id"])
+    return found
 
 
 async def latest_executions(

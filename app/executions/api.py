@@ -75,6 +75,7 @@ class ExecutionApi(Controller):
     async def list_executions(
         self,
         settings: NamedDependency[Settings],
+        live: NamedDependency[LiveUpdates],
         status: str = "",
         workflow_id: str = "",
         waiting: bool = False,
@@ -103,6 +104,7 @@ class ExecutionApi(Controller):
             before=cursor_param("before", before),
             after=cursor_param("after", after),
             size=limit,
+            decided=live.inbox.mask,
         )
         rows = [
             ListedExecution(

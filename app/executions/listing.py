@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from app.db import executions as records
+from app.domain.decided_mask import DecidedMask
 from app.domain.definitions import WorkflowDefinition
 from app.domain.statuses import ExecutionStatus
 from app.domain.text import cursor_time
@@ -111,18 +112,36 @@ async def page_executions(
     before: Cursor | None = None,
     after: Cursor | None = None,
     size: int = 50,
+    decided: DecidedMask | None = None,
 ) -> ExecutionPage:
     """A page of `size` rows older than `before` (or newer than `after`; neither: the newest).
-    Keyset paging, so a page keeps its rows when executions start between requests."""
+    Keyset paging, so a page keeps its rows when executions start between requests. `decided`:
+    steps announced decided (see `list_executions`); with the `waiting` filter, a row whose only
+    waiting steps it hides is left out (the page may hold fewer rows; its cursors stay the
+    records')."""
+    page = await _records_page(filters, before=before, after=after, size=size, decided=decided)
+    if not filters.waiting:
+        return page
+    return replace(page, rows=[row for row in page.rows if row.waiting])
+
+
+async def _records_page(
+    filters: ExecutionFilter,
+    *,
+    before: Cursor | None,
+    after: Cursor | None,
+    size: int,
+    decided: DecidedMask | None,
+) -> ExecutionPage:
     if after is not None:
-        rows = await list_executions(filters, size + 1, after=after)
+        rows = await list_executions(filters, size + 1, after=after, decided=decided)
         if not rows:  # nothing newer any more: the newest page
-            return await page_executions(filters, size=size)
+            return await _records_page(filters, before=None, after=None, size=size, decided=decided)
         more_newer = len(rows) > size
         rows = rows[-size:] if more_newer else rows
         newer = Cursor.of(rows[0]) if more_newer else None
         return ExecutionPage(rows, Cursor.of(rows[-1]), newer)
-    rows = await list_executions(filters, size + 1, before=before)
+    rows = await list_executions(filters, size + 1, before=before, decided=decided)
     older = Cursor.of(rows[size - 1]) if len(rows) > size else None
     rows = rows[:size]
     newer = Cursor.of(rows[0]) if before is not None and rows else None
@@ -155,9 +174,11 @@ async def list_executions(
     *,
     before: Cursor | None = None,
     after: Cursor | None = None,
+    decided: DecidedMask | None = None,
 ) -> list[ExecutionRow]:
     """Newest first (older than `before` / just newer than `after` when given); each row also
-    says whether one of its steps waits for approval."""
+    says whether one of its steps waits for approval — steps `decided` hides (announced decided
+    while their records still say waiting) do not count."""
     rows = await records.latest_executions(
         limit,
         status=filters.status,
@@ -166,13 +187,16 @@ async def list_executions(
         before=(before.started_at, before.id) if before else None,
         after=(after.started_at, after.id) if after else None,
     )
-    waiting = await records.executions_with_a_waiting_step([row["execution_id"] for row in rows])
-    return [
-        ExecutionRow.of(
-            row, row["status"] == ExecutionStatus.RUNNING and row["execution_id"] in waiting
-        )
-        for row in rows
-    ]
+    waiting = await records.waiting_steps_among([row["execution_id"] for row in rows])
+
+    def waits(row: dict[str, Any]) -> bool:
+        execution_id = row["execution_id"]
+        steps = waiting.get(execution_id, set())
+        if decided is not None:
+            steps = {step for step in steps if not decided.hides(execution_id, step)}
+        return row["status"] == ExecutionStatus.RUNNING and bool(steps)
+
+    return [ExecutionRow.of(row, waits(row)) for row in rows]
 
 
 async def recent_outcomes(limit: int = 10) -> list[ExecutionRow]:

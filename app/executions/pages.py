@@ -60,7 +60,9 @@ class ExecutionPages(Controller):
         definitions: NamedDependency[dict[str, WorkflowDefinition]],
         live: NamedDependency[LiveUpdates],
     ) -> Template:
-        running = await list_executions(ExecutionFilter(status=ExecutionStatus.RUNNING), limit=20)
+        running = await list_executions(
+            ExecutionFilter(status=ExecutionStatus.RUNNING), limit=20, decided=live.inbox.mask
+        )
         outcomes = await recent_outcomes(limit=10)
         return Template(
             "home.html",
@@ -87,6 +89,7 @@ class ExecutionPages(Controller):
         self,
         request: HTMXRequest,
         definitions: NamedDependency[dict[str, WorkflowDefinition]],
+        live: NamedDependency[LiveUpdates],
         status: str = "",
         workflow: str = "",
         waiting: str = "",
@@ -97,7 +100,10 @@ class ExecutionPages(Controller):
         page follows `/executions/events` (pushed) while shown. A malformed cursor is 400 naming the parameter."""
         filters = ExecutionFilter.of_query(status, workflow, waiting, definitions)
         page = await page_executions(
-            filters, before=cursor_param("before", before), after=cursor_param("after", after)
+            filters,
+            before=cursor_param("before", before),
+            after=cursor_param("after", after),
+            decided=live.inbox.mask,
         )
         context = {
             "recent": page.rows,

@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from app.db.inbox_channel import announce_decided
 from app.live.feeds import reason
-from app.live.inbox_hub import ApprovalInbox
 
 log = logging.getLogger("stepladder.live")
 
 
+class DecidedSink(Protocol):
+    """What hears of a decided step in this process (`LiveUpdates`, or an `ApprovalInbox`)."""
+
+    def decided(self, execution_id: str, step_id: str) -> None: ...
+
+
 class DecidedPublisher:
     """Called (`publisher(execution_id, step_id)`) once a decision ended a step's wait: this
-    process's inbox drops the step at once, and a NOTIFY (`announce_decided`) tells every other
+    process's inbox (and executions list) drops the step at once, and a NOTIFY (`announce_decided`) tells every other
     web process's inbox to do the same — without waiting for the worker to write the step's
     record (which follows its action, batched behind the record queue's flush timer). Sent in
     the background within `timeout` seconds: the decision's answer never waits on PostgreSQL,
@@ -23,7 +29,7 @@ class DecidedPublisher:
 
     def __init__(
         self,
-        inbox: ApprovalInbox,
+        inbox: DecidedSink,
         announce: Callable[[str, str], Awaitable[None]] = announce_decided,
         *,
         timeout: float = 2.0,

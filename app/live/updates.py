@@ -45,6 +45,14 @@ class LiveUpdates:
         same change waits for that nudge (one click, one `timeline` query)."""
         return self.timelines.changing(execution_id)
 
+    def decided(self, execution_id: str, step_id: str) -> None:
+        """A step's decision was accepted (announced by any web process, this one included):
+        open inboxes drop it now (`ApprovalInbox.decided`), and the executions list reads again
+        (its rows hide the step through the same mask) instead of waiting for the records."""
+        self.inbox.decided(execution_id, step_id)
+        if self.executions is not None:
+            self.executions.nudge()
+
     def set_listening(self, listening: bool) -> None:
         """PostgreSQL's notifications (both channels, one connection) start or stop arriving."""
         self.inbox.set_listening(listening)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +136,16 @@ def create_app(
                 rpc_timeout=settings.temporal_rpc_timeout,
             )
             history = HistoryChanges(client)
+            inbox = ApprovalInbox(lambda: waiting_approvals(loaded), tuning)
             app.state.live = LiveUpdates(
                 timelines=TimelineHub(executions.timeline, tuning, changes=history.follow),
-                inbox=ApprovalInbox(lambda: waiting_approvals(loaded), tuning),
+                inbox=inbox,
                 history=history,
-                executions=ExecutionsList(page_executions, tuning),
+                # The list's rows hide steps announced decided, as the inbox does (one mask).
+                executions=ExecutionsList(partial(page_executions, decided=inbox.mask), tuning),
             )
-            # Every decision that ends a wait is announced to every web process's inbox.
-            decided = DecidedPublisher(app.state.live.inbox)
+            # Every decision that ends a wait is announced to every web process's live pages.
+            decided = DecidedPublisher(app.state.live)
             app.state.decisions = DecisionService(
                 client, timeout=settings.decision_timeout, window=settings.decision_window,
                 on_decided=decided,
@@ -150,7 +153,7 @@ def create_app(
             listener = asyncio.create_task(
                 listen(
                     settings.database_url, app.state.live.inbox.changed,
-                    app.state.live.set_listening, on_decided=app.state.live.inbox.decided,
+                    app.state.live.set_listening, on_decided=app.state.live.decided,
                     on_execution=app.state.live.executions.changed,
                     max_backoff=tuning.max_backoff,
                 )
