@@ -216,13 +216,17 @@ def run_setup() -> Iterator[RunSetup]:
     temporal_port = free_port(also_free_at=1000)
     postgres_port = free_port()
     web_port = free_port()
-    assert len({temporal_port, temporal_port + 1000, postgres_port, web_port}) == 4
+    # The worker's SDK metrics too: its default (9464) may be a running `make run`'s worker's.
+    metrics_port = free_port()
+    ports = {temporal_port, temporal_port + 1000, postgres_port, web_port, metrics_port}
+    assert len(ports) == 5
     env = {key: value for key, value in os.environ.items() if key not in CLEARED}
     env.update(
         DATA_DIR=str(data_dir),
         EMBEDDED_POSTGRES_PORT=str(postgres_port),
         EMBEDDED_TEMPORAL_PORT=str(temporal_port),
         PORT=str(web_port),
+        WORKER_METRICS_PORT=str(metrics_port),
         PYTHONUNBUFFERED="1",
     )
     try:
