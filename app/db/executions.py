@@ -12,8 +12,9 @@ from app.db.tables import ApprovalDecision, Execution, StepRun, WorkflowExecutio
 from app.domain.statuses import ExecutionStatus, StepStatus
 
 # The engine records a step run as `waiting_approval` when the step starts waiting, as `running`
-# once approved (when its action starts) and overwrites the row with its final status last; a row of a finished execution that still
-# says waiting (cancelled while waiting) is not waiting for anybody. A waiting row has no
+# once approved (when its action starts) and overwrites the row with its final status last; a
+# row of a finished execution that still says waiting (cancelled while waiting) is not waiting
+# for anybody. A waiting row has no
 # started_at (the action has not run): it waits since `waiting_since`, stamped when recorded.
 # The preview activity records the summary line of what the step will do (step_previews).
 _WAITING_STEPS_SQL = f"""

@@ -83,13 +83,12 @@ class UnknownExecution(LookupError):
 
 class AlreadyFinished(RuntimeError):
     """Cancelling an execution that has already ended: nothing to cancel (`status`: Temporal's
-    word for how the workflow closed, e.g. "completed")."""
+    word for how the workflow closed, e.g. "completed", said in the message)."""
 
     def __init__(self, execution_id: str, status: str) -> None:
         super().__init__(
             f"execution {execution_id!r} has already ended ({status}): nothing to cancel"
         )
-        self.status = status
 
 
 class InvalidInput(ValueError):

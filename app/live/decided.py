@@ -21,26 +21,27 @@ class DecidedSink(Protocol):
 
 class DecidedPublisher:
     """Called (`publisher(execution_id, step_id)`) once a decision ended a step's wait: this
-    process's inbox (and executions list) drops the step at once, and a NOTIFY (`announce_decided`) tells every other
-    web process's inbox to do the same — without waiting for the worker to write the step's
-    record (which follows its action, batched behind the record queue's flush timer). Sent in
-    the background within `timeout` seconds: the decision's answer never waits on PostgreSQL,
-    and a failed NOTIFY only costs the others the records' own notification, which still comes."""
+    process's live pages (`sink`: its inbox and executions list) drop the step at once, and a
+    NOTIFY (`announce_decided`) tells every other web process to do the same — without waiting
+    for the worker to write the step's record (batched behind the record queue's flush timer).
+    Sent in the background within `timeout` seconds: the decision's answer never waits on
+    PostgreSQL, and a failed NOTIFY only costs the others the records' own notification, which
+    still comes."""
 
     def __init__(
         self,
-        inbox: DecidedSink,
+        sink: DecidedSink,
         announce: Callable[[str, str], Awaitable[None]] = announce_decided,
         *,
         timeout: float = 2.0,
     ) -> None:
-        self.inbox = inbox
+        self.sink = sink
         self._announce = announce
         self.timeout = timeout
         self._sending: set[asyncio.Task[None]] = set()
 
     def __call__(self, execution_id: str, step_id: str) -> None:
-        self.inbox.decided(execution_id, step_id)
+        self.sink.decided(execution_id, step_id)
         task = asyncio.create_task(self._send(execution_id, step_id))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
